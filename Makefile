@@ -1,0 +1,139 @@
+# vmutils build. `make` builds the libraries, the Lua module and the runtime;
+# `make test` installs what is missing, builds and runs every test.
+
+VERSION     := 0.1.0
+SOMAJOR     := 0
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LUA_VERSION := 5.4
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+LUA_CMODDIR ?= $(LIBDIR)/lua/$(LUA_VERSION)
+LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+BUILD ?= build
+CC    ?= cc
+SAN   ?=
+
+PKGS       := yajl libprotobuf-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LUA_CFLAGS := $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null)
+LUA_LIBS   := $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror
+OPT      ?= -O2 -g
+ifeq ($(SAN),1)
+OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+CFLAGS   ?=
+CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/gen
+ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -pthread $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS  ?=
+ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
+
+CORE_SRC    := $(wildcard core/*.c) $(wildcard core/gen/*.c)
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+MODULE_SRC  := $(wildcard bindings/lua_*.c)
+MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
+RUNTIME_SRC := $(wildcard bindings/runtime*.c) bindings/main.c
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC    := $(wildcard tests/test_*.c)
+TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT := $(wildcard tests/support_*.c)
+
+STATIC_LIB := $(BUILD)/libvmutils.a
+SHARED_LIB := $(BUILD)/libvmutils.so.$(VERSION)
+LUA_MODULE := $(BUILD)/vmutils.so
+RUNTIME    := $(BUILD)/vmutils
+
+.PHONY: all deps test test-only run sanitize memcheck install uninstall clean check-generated
+.DEFAULT_GOAL := all
+
+all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings) -c $< -o $@
+
+$(STATIC_LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED_LIB): $(CORE_OBJ)
+	$(CC) -shared -Wl,-soname,libvmutils.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so.$(SOMAJOR)
+	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so
+
+# The Lua module links the core statically and resolves lua_* from the host.
+$(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+
+$(RUNTIME): $(RUNTIME_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC_LIB) $(PKG_LIBS) -lcmocka -lm
+
+# Debian packages the build and the tests need; apt-get runs only for missing ones.
+DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks \
+  libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libcmocka-dev valgrind \
+  golang-go golang-github-sirupsen-logrus-dev python3 util-linux
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-only
+
+test-only:
+	BUILD=$(BUILD) tests/run_all.sh
+
+run: deps
+	$(MAKE) all
+	$(RUNTIME) run scripts/main.lua
+
+sanitize: deps
+	$(MAKE) BUILD=build/asan SAN=1 all
+	$(MAKE) BUILD=build/asan SAN=1 SANITIZE=1 test-only
+
+memcheck: deps
+	$(MAKE) all
+	@set -e; for t in $(TEST_BIN); do \
+	  echo "valgrind $$t"; \
+	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all \
+	    --show-leak-kinds=definite,indirect,possible $$t >/dev/null; \
+	done; echo "memcheck: all C tests clean"
+
+install: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmutils $(DESTDIR)$(LUA_CMODDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so.$(SOMAJOR)
+	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so
+	install -m 644 core/include/vmutils.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
+	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
+	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	  -e 's|@VERSION@|$(VERSION)|g' vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(INCLUDEDIR)/vmutils.h \
+	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
+
+clean:
+	rm -rf $(BUILD) build

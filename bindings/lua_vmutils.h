@@ -1,0 +1,41 @@
+/* Internal header of the Lua binding: each concern's file registers its
+ * functions into the module table, and shares the argument checkers here so
+ * that every function rejects bad arguments the same way. */
+#ifndef VMUTILS_LUA_H
+#define VMUTILS_LUA_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdint.h>
+
+#include "vmutils.h"
+
+/* Each adds its functions (and values) to the module table on the stack top. */
+void vmu_lua_register_constants(lua_State *L);
+void vmu_lua_register_log(lua_State *L);
+void vmu_lua_register_sizing(lua_State *L);
+void vmu_lua_register_numa(lua_State *L);
+void vmu_lua_register_refinfo(lua_State *L);
+void vmu_lua_register_gcs(lua_State *L);
+void vmu_lua_register_options(lua_State *L);
+void vmu_lua_register_vmmem(lua_State *L);
+
+/* The logger of this Lua state (created by luaopen_vmutils): two states never
+ * share a level, format, output or handler. */
+vmu_logger *vmu_lua_logger(lua_State *L);
+
+/* Integer arguments in the range of a Go type; a float with an integral
+ * value is accepted (as luaL_checkinteger does), anything else is a
+ * luaL_argerror. */
+int32_t vmu_lua_check_int32(lua_State *L, int arg);
+uint32_t vmu_lua_check_uint32(lua_State *L, int arg);
+uint64_t vmu_lua_check_uint64(lua_State *L, int arg);
+/* The same for a value already on the stack at `idx` that belongs to argument
+ * `arg` (a table field or array item); `what` names it in the message. */
+int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *what,
+                                    int64_t min, int64_t max);
+
+/* Pushes nil and the message: the `nil, err` failure convention. */
+int vmu_lua_fail(lua_State *L, const char *msg);
+
+#endif

@@ -1,0 +1,271 @@
+/* Loggers: level filtering, the choice of formatter or sink, and writing a
+ * formatted record whole under the logger's lock. The formatting itself is
+ * in log_format.c. */
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "vmutils.h"
+
+struct vmu_logger {
+    pthread_mutex_t lock;
+    vmu_log_level level;
+    vmu_log_format format;
+    FILE *stream;
+    vmu_log_write_fn write;
+    void *write_user;
+    vmu_log_sink_fn sink;
+    void *sink_user;
+    vmu_buf line; /* reused for every record, guarded by lock */
+};
+
+static const char *const level_names[] = {"panic", "fatal", "error", "warning",
+                                          "info",  "debug", "trace"};
+
+const char *vmu_log_level_name(vmu_log_level level)
+{
+    if ((unsigned)level < sizeof level_names / sizeof level_names[0])
+        return level_names[level];
+    return "unknown";
+}
+
+int vmu_log_level_parse(const char *name, size_t len, vmu_log_level *out)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+        if (strlen(level_names[i]) == len && strncasecmp(level_names[i], name, len) == 0) {
+            *out = (vmu_log_level)i;
+            return 0;
+        }
+    }
+    if (len == 4 && strncasecmp(name, "warn", 4) == 0) {
+        *out = VMU_LEVEL_WARN;
+        return 0;
+    }
+    return -1;
+}
+
+static vmu_field field_of(const char *key, vmu_value value)
+{
+    vmu_field f;
+    f.key = key;
+    f.key_len = key ? strlen(key) : 0;
+    f.value = value;
+    return f;
+}
+
+vmu_field vmu_field_strn(const char *key, const char *value, size_t len)
+{
+    vmu_value v = {.kind = VMU_VALUE_STRING};
+    v.as.str.ptr = value ? value : "";
+    v.as.str.len = value ? len : 0;
+    return field_of(key, v);
+}
+
+vmu_field vmu_field_str(const char *key, const char *value)
+{
+    return vmu_field_strn(key, value, value ? strlen(value) : 0);
+}
+
+vmu_field vmu_field_int(const char *key, int64_t value)
+{
+    vmu_value v = {.kind = VMU_VALUE_INT, .as.i = value};
+    return field_of(key, v);
+}
+
+vmu_field vmu_field_uint(const char *key, uint64_t value)
+{
+    vmu_value v = {.kind = VMU_VALUE_UINT, .as.u = value};
+    return field_of(key, v);
+}
+
+vmu_field vmu_field_float(const char *key, double value)
+{
+    vmu_value v = {.kind = VMU_VALUE_FLOAT, .as.f = value};
+    return field_of(key, v);
+}
+
+vmu_field vmu_field_bool(const char *key, bool value)
+{
+    vmu_value v = {.kind = VMU_VALUE_BOOL, .as.b = value};
+    return field_of(key, v);
+}
+
+static void logger_init(vmu_logger *logger)
+{
+    pthread_mutex_init(&logger->lock, NULL);
+    logger->level = VMU_LEVEL_INFO;
+    logger->format = VMU_LOG_TEXT;
+    logger->stream = NULL;
+    logger->write = NULL;
+    logger->write_user = NULL;
+    logger->sink = NULL;
+    logger->sink_user = NULL;
+    vmu_buf_init(&logger->line);
+}
+
+vmu_logger *vmu_logger_new(void)
+{
+    vmu_logger *logger = vmu_malloc(sizeof *logger);
+    if (logger)
+        logger_init(logger);
+    return logger;
+}
+
+void vmu_logger_free(vmu_logger *logger)
+{
+    if (!logger || logger == vmu_default_logger())
+        return;
+    pthread_mutex_destroy(&logger->lock);
+    vmu_buf_free(&logger->line);
+    vmu_free(logger);
+}
+
+static vmu_logger default_logger;
+static pthread_once_t default_logger_once = PTHREAD_ONCE_INIT;
+
+static void default_logger_init(void) { logger_init(&default_logger); }
+
+vmu_logger *vmu_default_logger(void)
+{
+    pthread_once(&default_logger_once, default_logger_init);
+    return &default_logger;
+}
+
+static vmu_logger *resolve(vmu_logger *logger) { return logger ? logger : vmu_default_logger(); }
+
+void vmu_logger_set_level(vmu_logger *logger, vmu_log_level level)
+{
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    logger->level = level;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+vmu_log_level vmu_logger_get_level(const vmu_logger *logger)
+{
+    return logger ? logger->level : vmu_default_logger()->level;
+}
+
+bool vmu_logger_enabled(const vmu_logger *logger, vmu_log_level level)
+{
+    return level <= vmu_logger_get_level(logger);
+}
+
+void vmu_logger_set_format(vmu_logger *logger, vmu_log_format format)
+{
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    logger->format = format;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+vmu_log_format vmu_logger_get_format(const vmu_logger *logger)
+{
+    return logger ? logger->format : vmu_default_logger()->format;
+}
+
+void vmu_logger_set_stream(vmu_logger *logger, FILE *stream)
+{
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    logger->stream = stream;
+    logger->write = NULL;
+    logger->write_user = NULL;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+void vmu_logger_set_writer(vmu_logger *logger, vmu_log_write_fn write, void *user)
+{
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    logger->write = write;
+    logger->write_user = user;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+void vmu_logger_set_sink(vmu_logger *logger, vmu_log_sink_fn sink, void *user)
+{
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    logger->sink = sink;
+    logger->sink_user = user;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+vmu_time vmu_time_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm local;
+    time_t secs = now.tv_sec;
+    localtime_r(&secs, &local);
+    vmu_time t;
+    t.unix_sec = (int64_t)now.tv_sec;
+    t.nsec = (int32_t)now.tv_nsec;
+    t.utc_offset = (int32_t)local.tm_gmtoff;
+    t.utc = local.tm_gmtoff == 0;
+    return t;
+}
+
+static int write_line(vmu_logger *logger, const char *data, size_t len)
+{
+    if (logger->write)
+        return logger->write(logger->write_user, data, len);
+    FILE *stream = logger->stream ? logger->stream : stderr;
+    if (fwrite(data, 1, len, stream) != len)
+        return -1;
+    /* logrus writes each record with one write(2); flushing here keeps a
+     * record from being split across another writer's output. */
+    return stream == stderr ? fflush(stream) : 0;
+}
+
+int vmu_log_at(vmu_logger *logger, const vmu_time *host_time, vmu_log_level level,
+               const char *msg, size_t msg_len, const vmu_field *fields, size_t field_count)
+{
+    logger = resolve(logger);
+    vmu_log_record record;
+    record.time = *host_time;
+    record.level = level;
+    record.msg = msg ? msg : "";
+    record.msg_len = msg ? msg_len : 0;
+    record.fields = fields;
+    record.field_count = fields ? field_count : 0;
+
+    pthread_mutex_lock(&logger->lock);
+    int status = 0;
+    if (level > logger->level) {
+        /* filtered: like logrus, below-level records cost nothing more */
+    } else if (logger->sink) {
+        vmu_log_sink_fn sink = logger->sink;
+        void *user = logger->sink_user;
+        /* The sink may log again (a Lua handler calling a warning function),
+         * so it runs without the lock. */
+        pthread_mutex_unlock(&logger->lock);
+        sink(user, &record);
+        return 0;
+    } else {
+        vmu_buf_reset(&logger->line);
+        status = logger->format == VMU_LOG_JSON ? vmu_log_format_json(&record, &logger->line)
+                                                : vmu_log_format_text(&record, &logger->line);
+        if (status == 0)
+            status = write_line(logger, logger->line.data, logger->line.len);
+        /* A huge record must not pin its buffer for the logger's lifetime. */
+        if (logger->line.cap > (1u << 20))
+            vmu_buf_free(&logger->line);
+    }
+    pthread_mutex_unlock(&logger->lock);
+    return status;
+}
+
+int vmu_log(vmu_logger *logger, vmu_log_level level, const char *msg, size_t msg_len,
+            const vmu_field *fields, size_t field_count)
+{
+    /* Skip the clock read for records that will be dropped. */
+    if (level > vmu_logger_get_level(logger))
+        return 0;
+    vmu_time now = vmu_time_now();
+    return vmu_log_at(logger, &now, level, msg, msg_len, fields, field_count);
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every test (cmocka binaries, busted specs, shell tests), all in TAP,
+# and ends with one line "N passed, N failed" summing them.
+# BUILD selects the build tree; SANITIZE=1 preloads ASan for the Lua side.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export VMUTILS_BUILD=$BUILD
+passed=0 failed=0 skipped=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+# count FILE EXIT_STATUS NAME: adds the TAP results of one runner's output.
+count() {
+  local out=$1 status=$2 name=$3 ok notok skip
+  ok=$(grep -cE '^ok [0-9]+' "$out" | tr -d ' ')
+  skip=$(grep -cE '^ok [0-9]+.*# (SKIP|skip)' "$out" | tr -d ' ')
+  notok=$(grep -cE '^not ok [0-9]+' "$out" | tr -d ' ')
+  ok=$((ok - skip))
+  if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
+    echo "FAILED: $name exited with status $status and reported no failing test"
+    notok=1
+  fi
+  grep -E '^not ok' "$out" | sed "s|^|$name: |"
+  passed=$((passed + ok)); failed=$((failed + notok)); skipped=$((skipped + skip))
+}
+
+lua_env=()
+if [ "${SANITIZE:-0}" = 1 ]; then
+  lua_env=(env LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so)"
+           ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+fi
+
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log" 2>&1; st=$?
+  echo "== $(basename "$t"): $(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok"
+  count "$log" "$st" "$(basename "$t")"
+  [ "$st" -ne 0 ] && tail -n 30 "$log"
+done
+
+if ls spec/*_spec.lua >/dev/null 2>&1; then
+  "${lua_env[@]}" busted --lua=lua5.4 -o TAP spec >"$log" 2>&1; st=$?
+  echo "== busted: $(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok"
+  count "$log" "$st" busted
+  [ "$st" -ne 0 ] && grep -vE '^ok ' "$log" | tail -n 60
+fi
+
+for t in tests/sh/*.sh; do
+  [ -f "$t" ] || continue
+  "${lua_env[@]}" bash "$t" >"$log" 2>&1; st=$?
+  echo "== $(basename "$t"): $(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok"
+  count "$log" "$st" "$(basename "$t")"
+  [ "$st" -ne 0 ] && tail -n 30 "$log"
+done
+
+[ "$skipped" -gt 0 ] && echo "($skipped skipped tests are not counted as passed)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
