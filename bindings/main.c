@@ -13,6 +13,9 @@
 
 #define VMUTILS_VERSION_STRING "vmutils 0.1.0"
 
+/* Defined in lua_vmutils.c; the module objects are linked into the program. */
+int luaopen_vmutils(lua_State *L);
+
 static void print_usage(FILE *out)
 {
     fputs("usage: vmutils [COMMAND] [ARGS...]\n"
