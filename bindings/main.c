@@ -1,102 +1,61 @@
-/* build/vmutils: the runtime program. Dispatches each subcommand to its own
- * file (runtime_*.c); this file only picks the command. */
+/* build/vmutils: the runtime program. Picks the command; each lives in its
+ * own file (runtime_*.c). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
-#include "lua_vmutils.h"
 #include "runtime.h"
-
-#define VMUTILS_VERSION_STRING "vmutils 0.1.0"
-
-/* Defined in lua_vmutils.c; the module objects are linked into the program. */
-int luaopen_vmutils(lua_State *L);
+#include "runtime_cli.h"
 
 static void print_usage(FILE *out)
 {
-    fputs("usage: vmutils [COMMAND] [ARGS...]\n"
-          "  run SCRIPT [ARGS...]          run a Lua script with vmutils preloaded\n"
-          "  gcs-logs [OPTIONS] [FILE|-]   forward a GCS log stream\n"
-          "  --version                     print the version\n"
-          "  --help                        print this help\n",
+    fputs("usage: vmutils [COMMAND [ARGS...]]\n"
+          "\n"
+          "commands:\n"
+          "  run SCRIPT [ARGS...]     run a Lua script with vmutils preloaded (arg is set)\n"
+          "  policy [OPTIONS] POLICY.lua [REQUEST.json | -]\n"
+          "                           evaluate a policy on a request and print the HCS\n"
+          "                           document as JSON (no request: an empty one)\n"
+          "      --instructions N     instruction budget (default 50000000; 0: none)\n"
+          "      --memory SIZE        memory cap, bytes or with K/M/G (default 64M; 0: none)\n"
+          "      --compact            print the JSON on one line\n"
+          "  gcs-logs [--vm-id ID] [--format text|json] [--level L] [--resync] [FILE | -]\n"
+          "                           forward a GCS log stream to stdout\n"
+          "  repl                     the interactive prompt (also: no command on a terminal)\n"
+          "  --version                print the version\n"
+          "  --help                   print this help\n"
+          "\n"
+          "With no command and standard input not a terminal, vmutils runs standard\n"
+          "input as a script. Exit status: 0 success, 1 a script error or a rejected\n"
+          "request, 2 a usage error or a policy that failed.\n",
           out);
-}
-
-static int report(lua_State *L, int status)
-{
-    if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "vmutils: %s\n", msg ? msg : "(error object is not a string)");
-        lua_pop(L, 1);
-    }
-    return status;
-}
-
-static int msghandler(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (!msg)
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
-static int cmd_run(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs("vmutils run: missing SCRIPT\n", stderr);
-        return 2;
-    }
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        fputs("vmutils: not enough memory\n", stderr);
-        return 2;
-    }
-    luaL_openlibs(L);
-    luaL_requiref(L, "vmutils", luaopen_vmutils, 1);
-    lua_pop(L, 1);
-    lua_createtable(L, argc - 1, 1);
-    for (int i = 1; i < argc; i++) {
-        lua_pushstring(L, argv[i]);
-        lua_rawseti(L, -2, i - 1);
-    }
-    lua_setglobal(L, "arg");
-    lua_pushcfunction(L, msghandler);
-    int status = luaL_loadfile(L, argv[1]);
-    if (status == LUA_OK) {
-        for (int i = 2; i < argc; i++)
-            lua_pushstring(L, argv[i]);
-        status = lua_pcall(L, argc - 2, 0, 1);
-    }
-    status = report(L, status);
-    lua_close(L);
-    return status == LUA_OK ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        print_usage(stderr);
-        return 2;
+        if (isatty(STDIN_FILENO))
+            return vmu_cmd_repl(1, argv);
+        return vmu_cmd_stdin();
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0) {
-        puts(VMUTILS_VERSION_STRING);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
+        puts(VMU_PROGRAM_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         print_usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
+        return vmu_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "policy") == 0)
+        return vmu_cmd_policy(argc - 1, argv + 1);
+    if (strcmp(cmd, "repl") == 0)
+        return vmu_cmd_repl(argc - 1, argv + 1);
     if (strcmp(cmd, "gcs-logs") == 0)
         return vmu_cmd_gcs_logs(argc - 1, argv + 1);
-    fprintf(stderr, "vmutils: unknown command '%s'\n", cmd);
+    fprintf(stderr, "vmutils: unknown command '%s'\n\n", cmd);
     print_usage(stderr);
     return 2;
 }

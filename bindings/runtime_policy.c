@@ -1,0 +1,165 @@
+/* `vmutils policy [OPTIONS] POLICY.lua [REQUEST.json | -]`: the command-line
+ * face of the embedding API. Exit 0 with the document on stdout, 1 when the
+ * policy rejects the request (its message on stderr), 2 for usage errors and
+ * failures (bad request, script error, a limit reached). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime_cli.h"
+#include "vmutils_runtime.h"
+
+#define EXIT_REJECTED 1
+#define EXIT_FAILED 2
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fputs("vmutils policy: ", stderr);
+    fprintf(stderr, fmt, what);
+    fputs("\nusage: vmutils policy [--instructions N] [--memory SIZE] [--compact] POLICY.lua "
+          "[REQUEST.json | -]\n",
+          stderr);
+    return EXIT_FAILED;
+}
+
+/* A count with an optional K, M or G (powers of 1024) suffix. */
+static int parse_size(const char *text, uint64_t *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end == 'i' && shift)
+        end++;
+    if ((*end == 'B' || *end == 'b') && shift)
+        end++;
+    if (*end != '\0' || (shift && n > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)n << shift;
+    return 0;
+}
+
+static int read_all(FILE *f, vmu_buf *out)
+{
+    char chunk[16384];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (vmu_buf_append(out, chunk, n) < 0)
+            return -1;
+    return ferror(f) ? -1 : 0;
+}
+
+static int read_request(const char *path, vmu_buf *out)
+{
+    if (!path) {
+        return vmu_buf_puts(out, "{}");
+    }
+    if (strcmp(path, "-") == 0) {
+        if (read_all(stdin, out) < 0) {
+            fprintf(stderr, "vmutils policy: cannot read the request from stdin: %s\n",
+                    out->failed ? "not enough memory" : strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vmutils policy: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int rc = read_all(f, out);
+    if (rc < 0)
+        fprintf(stderr, "vmutils policy: cannot read %s: %s\n", path,
+                out->failed ? "not enough memory" : strerror(errno));
+    fclose(f);
+    return rc;
+}
+
+int vmu_cmd_policy(int argc, char **argv)
+{
+    vmu_runtime_config config;
+    vmu_runtime_config_init(&config);
+    config.json_indent = 2;
+    const char *positional[2] = {NULL, NULL};
+    int npositional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--instructions") == 0 || strcmp(a, "--memory") == 0) {
+            uint64_t value;
+            if (i + 1 >= argc || parse_size(argv[i + 1], &value) < 0)
+                return usage_error("%s needs a number (K, M, G suffixes allowed)", a);
+            if (a[2] == 'i')
+                config.instruction_budget = value ? value : UINT64_MAX;
+            else
+                config.memory_limit = value ? (value > SIZE_MAX ? SIZE_MAX : (size_t)value) : SIZE_MAX;
+            i++;
+        } else if (strcmp(a, "--compact") == 0) {
+            config.json_indent = 0;
+        } else if (strcmp(a, "--") == 0) {
+            for (i++; i < argc; i++) {
+                if (npositional == 2)
+                    return usage_error("unexpected argument '%s'", argv[i]);
+                positional[npositional++] = argv[i];
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else {
+            if (npositional == 2)
+                return usage_error("unexpected argument '%s'", a);
+            positional[npositional++] = a;
+        }
+    }
+    if (npositional == 0)
+        return usage_error("%s", "missing POLICY.lua");
+
+    vmu_buf request;
+    vmu_buf_init(&request);
+    if (read_request(positional[1], &request) < 0) {
+        vmu_buf_free(&request);
+        return EXIT_FAILED;
+    }
+    vmu_err err = {{0}};
+    vmu_runtime *rt = vmu_runtime_new(&config, &err);
+    if (!rt) {
+        fprintf(stderr, "vmutils policy: %s\n", err.msg);
+        vmu_buf_free(&request);
+        return EXIT_FAILED;
+    }
+    int exit_status = EXIT_FAILED;
+    if (vmu_runtime_load_policy_file(rt, positional[0]) != VMU_RUNTIME_OK) {
+        fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+    } else {
+        const char *document;
+        size_t len;
+        switch (vmu_runtime_evaluate(rt, request.data ? request.data : "", request.len, &document,
+                                     &len)) {
+        case VMU_RUNTIME_OK:
+            fwrite(document, 1, len, stdout);
+            fputc('\n', stdout);
+            exit_status = fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+            break;
+        case VMU_RUNTIME_REJECTED:
+            fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+            exit_status = EXIT_REJECTED;
+            break;
+        case VMU_RUNTIME_ERROR:
+            fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+            break;
+        }
+    }
+    vmu_runtime_free(rt);
+    vmu_buf_free(&request);
+    return exit_status;
+}

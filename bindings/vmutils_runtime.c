@@ -1,0 +1,440 @@
+/* The embedding runtime: one Lua state per runtime with the memory cap in
+ * its allocator and the instruction budget in a count hook, a loaded policy,
+ * and evaluate(request JSON) -> document JSON. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "lua_vmutils.h"
+#include "vmutils_runtime_internal.h"
+
+int luaopen_vmutils(lua_State *L);
+
+/* The hook runs every HOOK_STEP instructions: often enough that a budget is
+ * honoured to within that many instructions, rarely enough to cost nothing. */
+#define HOOK_STEP 10000
+
+const char vmu_rt_key_cjson = 'c';
+const char vmu_rt_key_vmutils = 'v';
+const char vmu_rt_key_libraries = 'l';
+static const char key_runtime = 'r';
+
+struct vmu_runtime {
+    lua_State *L;
+    size_t memory_in_use;
+    size_t memory_limit;
+    uint64_t instruction_budget;
+    uint64_t instructions_left;
+    unsigned hook_count; /* the count the hook is set to fire at */
+    int budget_exceeded;
+    int policy_ref;
+    int cjson_decode_ref;
+    unsigned json_indent;
+    vmu_buf document;
+    vmu_buf error;
+};
+
+void vmu_runtime_config_init(vmu_runtime_config *config)
+{
+    config->instruction_budget = VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET;
+    config->memory_limit = VMU_RUNTIME_DEFAULT_MEMORY_LIMIT;
+    config->json_indent = 0;
+}
+
+/* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
+ * retry, then raise "not enough memory", and the state stays consistent. */
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    vmu_runtime *rt = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        rt->memory_in_use -= old;
+        return NULL;
+    }
+    if (nsize > old && nsize - old > rt->memory_limit - rt->memory_in_use)
+        return NULL;
+    void *grown = realloc(ptr, nsize);
+    if (!grown)
+        return NULL;
+    rt->memory_in_use = rt->memory_in_use - old + nsize;
+    return grown;
+}
+
+static void set_error(vmu_runtime *rt, const char *msg, size_t len)
+{
+    vmu_buf_reset(&rt->error);
+    if (vmu_buf_append(&rt->error, msg, len) < 0 || vmu_buf_putc(&rt->error, '\0') < 0) {
+        /* The fixed text needs no allocation once the buffer has any room. */
+        vmu_buf_reset(&rt->error);
+    }
+}
+
+static void set_error_str(vmu_runtime *rt, const char *msg) { set_error(rt, msg, strlen(msg)); }
+
+/* Takes the error object on the stack top as the runtime's message. */
+static void take_error(vmu_runtime *rt, int status)
+{
+    lua_State *L = rt->L;
+    size_t len = 0;
+    const char *msg = NULL;
+    if (status == LUA_ERRMEM)
+        msg = VMU_RUNTIME_ERR_MEMORY, len = strlen(msg);
+    else if (lua_type(L, -1) == LUA_TSTRING)
+        msg = lua_tolstring(L, -1, &len);
+    else if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+        msg = lua_tolstring(L, -1, &len);
+        lua_remove(L, -2);
+    } else {
+        msg = "(error object is not a string)";
+        len = strlen(msg);
+    }
+    if (rt->budget_exceeded) {
+        /* A policy may catch the budget error with pcall and fail differently
+         * later; the budget is still the cause. */
+        msg = VMU_RUNTIME_ERR_INSTRUCTION_BUDGET;
+        len = strlen(msg);
+    }
+    set_error(rt, msg, len);
+    lua_pop(L, 1);
+}
+
+static vmu_runtime *runtime_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_runtime);
+    vmu_runtime *rt = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return rt;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    vmu_runtime *rt = runtime_of(L);
+    if (!rt->budget_exceeded && rt->instructions_left > rt->hook_count) {
+        rt->instructions_left -= rt->hook_count;
+        unsigned next = rt->instructions_left < HOOK_STEP ? (unsigned)rt->instructions_left : HOOK_STEP;
+        if (next != rt->hook_count) {
+            rt->hook_count = next;
+            lua_sethook(L, budget_hook, LUA_MASKCOUNT, (int)next);
+        }
+        return;
+    }
+    /* Out of budget: fire at every instruction from now on, so that a policy
+     * that catches the error cannot run on. */
+    rt->instructions_left = 0;
+    rt->budget_exceeded = 1;
+    if (rt->hook_count != 1) {
+        rt->hook_count = 1;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, VMU_RUNTIME_ERR_INSTRUCTION_BUDGET);
+    lua_error(L);
+}
+
+static void budget_start(vmu_runtime *rt)
+{
+    rt->budget_exceeded = 0;
+    if (rt->instruction_budget == UINT64_MAX) {
+        lua_sethook(rt->L, NULL, 0, 0);
+        return;
+    }
+    rt->instructions_left = rt->instruction_budget;
+    rt->hook_count = rt->instructions_left < HOOK_STEP ? (unsigned)rt->instructions_left : HOOK_STEP;
+    if (rt->hook_count == 0)
+        rt->hook_count = 1;
+    lua_sethook(rt->L, budget_hook, LUA_MASKCOUNT, (int)rt->hook_count);
+}
+
+static void budget_stop(vmu_runtime *rt) { lua_sethook(rt->L, NULL, 0, 0); }
+
+/* Runs in protected mode: loads the libraries, vmutils and cjson. */
+static int setup_state(lua_State *L)
+{
+    vmu_runtime *rt = lua_touserdata(L, 1);
+    lua_pushlightuserdata(L, rt);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_runtime);
+    luaL_openlibs(L);
+
+    luaL_requiref(L, "vmutils", luaopen_vmutils, 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+        return luaL_error(L, "lua-cjson is required: %s", lua_tostring(L, -1));
+    lua_getfield(L, -1, "decode");
+    if (!lua_isfunction(L, -1))
+        return luaL_error(L, "lua-cjson is required: the loaded cjson has no decode");
+    rt->cjson_decode_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
+
+    vmu_sandbox_init(L);
+    return 0;
+}
+
+vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
+{
+    vmu_runtime_config defaults;
+    vmu_runtime_config_init(&defaults);
+    if (!config)
+        config = &defaults;
+    vmu_runtime *rt = vmu_calloc(1, sizeof *rt);
+    if (!rt) {
+        vmu_err_set(err, VMU_RUNTIME_ERR_MEMORY);
+        return NULL;
+    }
+    rt->memory_limit = config->memory_limit ? config->memory_limit : defaults.memory_limit;
+    rt->instruction_budget =
+        config->instruction_budget ? config->instruction_budget : defaults.instruction_budget;
+    rt->json_indent = config->json_indent;
+    rt->policy_ref = LUA_NOREF;
+    rt->cjson_decode_ref = LUA_NOREF;
+    vmu_buf_init(&rt->document);
+    vmu_buf_init(&rt->error);
+
+    rt->L = lua_newstate(capped_alloc, rt);
+    if (!rt->L) {
+        vmu_err_set(err, VMU_RUNTIME_ERR_MEMORY);
+        vmu_free(rt);
+        return NULL;
+    }
+    lua_State *L = rt->L;
+    lua_pushcfunction(L, setup_state);
+    lua_pushlightuserdata(L, rt);
+    int status = lua_pcall(L, 1, 0, 0);
+    if (status != LUA_OK) {
+        vmu_err_set(err, "%s",
+                    status == LUA_ERRMEM ? VMU_RUNTIME_ERR_MEMORY
+                                         : (lua_tostring(L, -1) ? lua_tostring(L, -1) : "setup failed"));
+        vmu_runtime_free(rt);
+        return NULL;
+    }
+    set_error_str(rt, "");
+    return rt;
+}
+
+void vmu_runtime_free(vmu_runtime *rt)
+{
+    if (!rt)
+        return;
+    if (rt->L)
+        lua_close(rt->L);
+    vmu_buf_free(&rt->document);
+    vmu_buf_free(&rt->error);
+    vmu_free(rt);
+}
+
+const char *vmu_runtime_error(const vmu_runtime *rt)
+{
+    if (!rt)
+        return "no runtime";
+    return rt->error.len ? rt->error.data : "";
+}
+
+vmu_logger *vmu_runtime_logger(vmu_runtime *rt)
+{
+    if (!rt)
+        return NULL;
+    /* vmu_lua_logger raises only when the module's logger is gone, which
+     * cannot happen while the state lives. */
+    return vmu_lua_logger(rt->L);
+}
+
+size_t vmu_runtime_memory_in_use(const vmu_runtime *rt) { return rt ? rt->memory_in_use : 0; }
+
+void *vmu_runtime_lua(vmu_runtime *rt) { return rt ? rt->L : NULL; }
+
+/* Protected part of loading: the chunk (already loaded) gets its sandbox
+ * environment and runs under the budget; it must return a function. */
+static int run_policy_chunk(lua_State *L)
+{
+    vmu_runtime *rt = lua_touserdata(L, 1);
+    /* stack: rt, chunk */
+    vmu_sandbox_push_env(L);
+    if (!lua_setupvalue(L, 2, 1))
+        lua_pop(L, 1);
+    lua_pushvalue(L, 2);
+    budget_start(rt);
+    lua_call(L, 0, 1);
+    budget_stop(rt);
+    if (!lua_isfunction(L, -1))
+        return luaL_error(L, "policy must return a function build(request), got %s",
+                          luaL_typename(L, -1));
+    return 1;
+}
+
+vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, size_t len,
+                                           const char *chunk_name)
+{
+    if (!rt)
+        return VMU_RUNTIME_ERROR;
+    if (!source) {
+        set_error_str(rt, "no policy source");
+        return VMU_RUNTIME_ERROR;
+    }
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    luaL_unref(L, LUA_REGISTRYINDEX, rt->policy_ref);
+    rt->policy_ref = LUA_NOREF;
+    lua_pushcfunction(L, run_policy_chunk);
+    lua_pushlightuserdata(L, rt);
+    int status = luaL_loadbufferx(L, source, len, chunk_name ? chunk_name : "=policy", "t");
+    if (status == LUA_OK)
+        status = lua_pcall(L, 2, 1, 0);
+    budget_stop(rt);
+    if (status != LUA_OK) {
+        take_error(rt, status);
+        lua_settop(L, top);
+        lua_gc(L, LUA_GCCOLLECT);
+        return VMU_RUNTIME_ERROR;
+    }
+    rt->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, top);
+    set_error_str(rt, "");
+    return VMU_RUNTIME_OK;
+}
+
+vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *path)
+{
+    if (!rt)
+        return VMU_RUNTIME_ERROR;
+    if (!path) {
+        set_error_str(rt, "no policy path");
+        return VMU_RUNTIME_ERROR;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
+        set_error_str(rt, msg);
+        return VMU_RUNTIME_ERROR;
+    }
+    vmu_buf source;
+    vmu_buf_init(&source);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (vmu_buf_append(&source, chunk, n) < 0)
+            break;
+    }
+    int read_failed = ferror(f);
+    fclose(f);
+    if (source.failed || read_failed) {
+        vmu_buf_free(&source);
+        set_error_str(rt, source.failed ? VMU_RUNTIME_ERR_MEMORY : "cannot read the policy file");
+        return VMU_RUNTIME_ERROR;
+    }
+    /* A #! line is allowed, as lua.c allows it. */
+    const char *text = source.data ? source.data : "";
+    size_t len = source.len;
+    if (len > 0 && text[0] == '#') {
+        while (len > 0 && *text != '\n')
+            text++, len--;
+    }
+    char name[600];
+    snprintf(name, sizeof name, "@%s", path);
+    vmu_runtime_status status = vmu_runtime_load_policy(rt, text, len, name);
+    vmu_buf_free(&source);
+    return status;
+}
+
+/* Outcome of one protected evaluation, passed back through a light userdata. */
+typedef struct evaluation {
+    vmu_runtime *rt;
+    const char *request;
+    size_t request_len;
+    int rejected;
+} evaluation;
+
+static int evaluate_protected(lua_State *L)
+{
+    evaluation *ev = lua_touserdata(L, 1);
+    vmu_runtime *rt = ev->rt;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cjson_decode_ref);
+    lua_pushlstring(L, ev->request, ev->request_len);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lua_error(L);
+        return luaL_error(L, "request: invalid JSON: %s", lua_tostring(L, -1));
+    }
+    int request = lua_gettop(L);
+    vmu_request_prepare(L, request);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->policy_ref);
+    lua_pushvalue(L, request);
+    budget_start(rt);
+    lua_call(L, 1, 2);
+    budget_stop(rt);
+
+    if (lua_isnil(L, -2) || (lua_isboolean(L, -2) && !lua_toboolean(L, -2))) {
+        ev->rejected = 1;
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pushliteral(L, "policy rejected the request");
+        }
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "policy returned a %s, not a document table", luaL_typename(L, -1));
+    vmu_buf_reset(&rt->document);
+    vmu_json_encode(L, lua_gettop(L), rt->json_indent, &rt->document);
+    if (vmu_buf_putc(&rt->document, '\0') < 0)
+        return luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
+    rt->document.len--;
+    return 0;
+}
+
+vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_json,
+                                        size_t request_len, const char **document,
+                                        size_t *document_len)
+{
+    if (document)
+        *document = NULL;
+    if (document_len)
+        *document_len = 0;
+    if (!rt)
+        return VMU_RUNTIME_ERROR;
+    if (!request_json) {
+        set_error_str(rt, "request: no JSON given");
+        return VMU_RUNTIME_ERROR;
+    }
+    if (rt->policy_ref == LUA_NOREF) {
+        set_error_str(rt, "no policy loaded");
+        return VMU_RUNTIME_ERROR;
+    }
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    evaluation ev = {rt, request_json, request_len, 0};
+    lua_pushcfunction(L, evaluate_protected);
+    lua_pushlightuserdata(L, &ev);
+    int status = lua_pcall(L, 1, 1, 0);
+    budget_stop(rt);
+    vmu_runtime_status result;
+    if (status != LUA_OK) {
+        take_error(rt, status);
+        result = VMU_RUNTIME_ERROR;
+    } else if (ev.rejected) {
+        size_t len;
+        const char *msg = lua_tolstring(L, -1, &len);
+        set_error(rt, msg, len);
+        result = VMU_RUNTIME_REJECTED;
+    } else {
+        set_error_str(rt, "");
+        if (document)
+            *document = rt->document.data;
+        if (document_len)
+            *document_len = rt->document.len;
+        result = VMU_RUNTIME_OK;
+    }
+    lua_settop(L, top);
+    /* After a failure the state may hold a memory bomb's garbage: give it
+     * back now so that the next call starts with the whole cap. */
+    if (result == VMU_RUNTIME_ERROR)
+        lua_gc(L, LUA_GCCOLLECT);
+    return result;
+}

@@ -1,0 +1,113 @@
+/* vmutils runtime: the C embedding API for VM-creation policies.
+ *
+ * A policy is a Lua file that returns a function `build(request)`; the
+ * function returns an HCS ComputeSystem document table, or `nil, message` to
+ * reject the request. A host written in C creates a runtime, loads a policy
+ * once, then evaluates requests (JSON in, JSON out) as often as it likes:
+ *
+ *     vmu_runtime *rt = vmu_runtime_new(NULL);             // default limits
+ *     if (!rt) ...                                          // out of memory
+ *     if (vmu_runtime_load_policy_file(rt, "lcow.lua") != VMU_RUNTIME_OK)
+ *         fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+ *     const char *doc; size_t doc_len;
+ *     switch (vmu_runtime_evaluate(rt, req, req_len, &doc, &doc_len)) {
+ *     case VMU_RUNTIME_OK:       fwrite(doc, 1, doc_len, stdout); break;
+ *     case VMU_RUNTIME_REJECTED: // the policy said no: vmu_runtime_error(rt)
+ *     case VMU_RUNTIME_ERROR:    // bad request, script error, limit reached
+ *         fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+ *     }
+ *     vmu_runtime_free(rt);
+ *
+ * Policies run sandboxed (see docs/runtime.md): an allow list of globals,
+ * read-only globals and libraries, no process or file-writing functions, text
+ * chunks only, and two limits per call into the policy: an instruction budget
+ * and a cap on the memory the Lua state holds. Reaching a limit fails that
+ * call only; the runtime stays usable.
+ *
+ * Threads: a runtime is not thread-safe. Use one runtime per thread (they
+ * share nothing); a runtime may move between threads between calls.
+ *
+ * This header needs the Lua headers only through the optional
+ * vmu_runtime_lua(); everything else is plain C. */
+#ifndef VMUTILS_RUNTIME_API_H
+#define VMUTILS_RUNTIME_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmutils/log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Instructions a policy may run per call (loading, or one evaluation). */
+#define VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET 50000000ULL
+/* Bytes the runtime's Lua state may hold, the libraries included. */
+#define VMU_RUNTIME_DEFAULT_MEMORY_LIMIT (64u * 1024u * 1024u)
+
+/* Fixed messages, so that hosts can tell the two limits apart. */
+#define VMU_RUNTIME_ERR_INSTRUCTION_BUDGET "policy exceeded its instruction budget"
+#define VMU_RUNTIME_ERR_MEMORY "not enough memory"
+
+typedef struct vmu_runtime_config {
+    /* 0 means the default; UINT64_MAX means no budget. */
+    uint64_t instruction_budget;
+    /* 0 means the default; SIZE_MAX means no cap. */
+    size_t memory_limit;
+    /* Spaces per nesting level in the document JSON; 0 gives compact JSON. */
+    unsigned json_indent;
+} vmu_runtime_config;
+
+typedef enum vmu_runtime_status {
+    VMU_RUNTIME_OK = 0,
+    /* The policy returned nil and a message: the request is refused. */
+    VMU_RUNTIME_REJECTED = 1,
+    /* Anything else: bad arguments or request, a script error, a limit. */
+    VMU_RUNTIME_ERROR = 2
+} vmu_runtime_status;
+
+typedef struct vmu_runtime vmu_runtime;
+
+/* The defaults: 50 million instructions, 64 MiB, compact JSON. */
+void vmu_runtime_config_init(vmu_runtime_config *config);
+
+/* A new runtime with `config` (NULL: the defaults), its Lua state set up with
+ * the vmutils and cjson modules. NULL when memory runs out or lua-cjson cannot
+ * be loaded; `err`, when given, then says why. */
+vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err);
+void vmu_runtime_free(vmu_runtime *rt);
+
+/* Loads (and runs) a policy; it must return a function. Replaces the policy
+ * loaded before, whose message the runtime forgets. Binary chunks are refused. */
+vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, size_t len,
+                                           const char *chunk_name);
+vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *path);
+
+/* Evaluates the loaded policy on a request (a JSON object, see
+ * docs/runtime.md). On VMU_RUNTIME_OK, *document and *document_len hold the
+ * document as JSON with sorted keys (NUL-terminated), valid until the next
+ * call on this runtime. On failure they are set to NULL and 0. */
+vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_json,
+                                        size_t request_len, const char **document,
+                                        size_t *document_len);
+
+/* The message of the last failed call ("" after a success). Owned by the
+ * runtime, valid until the next call. */
+const char *vmu_runtime_error(const vmu_runtime *rt);
+
+/* The logger that the policy's warnings and vmutils' own records go to:
+ * set its level, format, output or sink to route them. */
+vmu_logger *vmu_runtime_logger(vmu_runtime *rt);
+
+/* Bytes the Lua state holds now (for monitoring and tests). */
+size_t vmu_runtime_memory_in_use(const vmu_runtime *rt);
+
+/* The runtime's lua_State, for hosts that want to add functions. Returned as
+ * void * so that this header does not need lua.h. */
+void *vmu_runtime_lua(vmu_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* Internal header of the embedding runtime: the pieces of vmutils_runtime.c
+ * (state, limits, calls), vmutils_runtime_sandbox.c (the policy
+ * environment), vmutils_runtime_request.c (request preparation) and
+ * vmutils_runtime_json.c (the sorted JSON encoder) share these. */
+#ifndef VMUTILS_RUNTIME_INTERNAL_H
+#define VMUTILS_RUNTIME_INTERNAL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "vmutils.h"
+#include "vmutils_runtime.h"
+
+/* Registry keys (their addresses) of what the runtime keeps in its state. */
+extern const char vmu_rt_key_cjson;       /* the real cjson module table */
+extern const char vmu_rt_key_vmutils;     /* the real vmutils module table */
+extern const char vmu_rt_key_libraries;   /* name -> read-only library proxy */
+
+/* Builds the read-only library proxies once per state (after vmutils and
+ * cjson are loaded); raises on failure. */
+void vmu_sandbox_init(lua_State *L);
+/* Pushes a fresh policy environment: its own read-only globals table whose
+ * `load` and `require` stay inside the sandbox. */
+void vmu_sandbox_push_env(lua_State *L);
+
+/* Replaces the decoded request table at `idx` by the prepared request the
+ * policy receives: annotations checked, host facts filled in, options decoded.
+ * Raises a Lua error with a "request: ..." message when it is malformed. */
+void vmu_request_prepare(lua_State *L, int idx);
+
+/* Decodes standard base64 (padding optional). Returns the byte count written
+ * to `out` (which holds at least len / 4 * 3 + 3 bytes) or -1, and then the
+ * offset of the first bad byte in *bad_at. */
+long vmu_rt_base64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at);
+
+/* Appends the value at `idx` as JSON with sorted object keys (Go's
+ * encoding/json string escaping and float format), `indent` spaces per level
+ * (0: compact). Raises a Lua error for values JSON cannot hold (functions,
+ * non-finite numbers, mixed keys, nesting past 128 levels: cycles end there). */
+void vmu_json_encode(lua_State *L, int idx, unsigned indent, vmu_buf *out);
+
+#endif

@@ -1,0 +1,266 @@
+/* Request preparation: what the runtime does between decoding a request's
+ * JSON and handing it to the policy, so that every policy sees the same
+ * shape: annotations a string map, host facts present, options a table. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "vmutils_runtime_internal.h"
+
+/* What Windows build a Linux host pretends to be: Windows Server 2025, so
+ * that build-gated features (vNUMA, CPU groups, cold discard) are available
+ * unless the request says otherwise. */
+#define NON_WINDOWS_OS_BUILD VMU_OSVERSION_V25H1_SERVER
+
+/* -1 marks bytes outside the standard alphabet. */
+static int base64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long vmu_rt_base64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at)
+{
+    size_t end = len;
+    /* Up to two '=' of padding, only at the end, only completing a quantum. */
+    if (end > 0 && in[end - 1] == '=')
+        end--;
+    if (end > 0 && in[end - 1] == '=')
+        end--;
+    if (end != len && len % 4 != 0) {
+        if (bad_at)
+            *bad_at = end;
+        return -1;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    long n = 0;
+    for (size_t i = 0; i < end; i++) {
+        int v = base64_value((unsigned char)in[i]);
+        if (v < 0) {
+            if (bad_at)
+                *bad_at = i;
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* A lone sixth of a byte (length 1 mod 4) or leftover bits that are not
+     * zero mean the text was cut or altered. */
+    if (end % 4 == 1 || acc != 0) {
+        if (bad_at)
+            *bad_at = end > 0 ? end - 1 : 0;
+        return -1;
+    }
+    return n;
+}
+
+/* Pushes the bytes that a base64 string field stands for. */
+static void push_base64_decoded(lua_State *L, int idx, const char *what)
+{
+    size_t len;
+    const char *text = lua_tolstring(L, idx, &len);
+    luaL_Buffer b;
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, len / 4 * 3 + 3);
+    size_t bad_at = 0;
+    long n = vmu_rt_base64_decode(text, len, out, &bad_at);
+    if (n < 0)
+        luaL_error(L, "request: %s: illegal base64 data at input byte %d", what, (int)bad_at);
+    luaL_pushresultsize(&b, (size_t)n);
+}
+
+static int is_null(lua_State *L, int idx)
+{
+    return lua_isnoneornil(L, idx) || (lua_islightuserdata(L, idx) && lua_touserdata(L, idx) == NULL);
+}
+
+static void check_annotations(lua_State *L, int request)
+{
+    lua_getfield(L, request, "annotations");
+    if (is_null(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_setfield(L, request, "annotations");
+        return;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "request: annotations must be an object of strings, got %s",
+                   luaL_typename(L, -1));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "request: annotations must be an object of strings, not an array");
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "request: annotation \"%s\" must be a string, got %s",
+                       lua_tostring(L, -2), luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static const char *go_arch(void)
+{
+    struct utsname u;
+    if (uname(&u) != 0)
+        return "amd64";
+    static const struct {
+        const char *machine, *goarch;
+    } names[] = {{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"arm64", "arm64"}, {"i686", "386"},
+                 {"i386", "386"},     {"armv7l", "arm"},    {"riscv64", "riscv64"},
+                 {"ppc64le", "ppc64le"}, {"s390x", "s390x"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(u.machine, names[i].machine) == 0)
+            return names[i].goarch;
+    return "amd64";
+}
+
+static void default_integer(lua_State *L, int host, const char *name, lua_Integer value)
+{
+    int type = lua_getfield(L, host, name);
+    if (is_null(L, -1)) {
+        lua_pushinteger(L, value);
+        lua_setfield(L, host, name);
+    } else if (type != LUA_TNUMBER || !lua_isinteger(L, -1)) {
+        int integral_float = 0;
+        if (type == LUA_TNUMBER) {
+            lua_Integer n;
+            integral_float = lua_numbertointeger(lua_tonumber(L, -1), &n);
+            if (integral_float) {
+                lua_pushinteger(L, n);
+                lua_setfield(L, host, name);
+            }
+        }
+        if (!integral_float)
+            luaL_error(L, "request: host.%s must be an integer, got %s", name,
+                       luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
+static void default_string(lua_State *L, int host, const char *name, const char *value)
+{
+    int type = lua_getfield(L, host, name);
+    if (is_null(L, -1)) {
+        lua_pushstring(L, value);
+        lua_setfield(L, host, name);
+    } else if (type != LUA_TSTRING) {
+        luaL_error(L, "request: host.%s must be a string, got %s", name, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
+static void fill_host(lua_State *L, int request)
+{
+    lua_getfield(L, request, "host");
+    if (is_null(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, request, "host");
+    } else if (!lua_istable(L, -1)) {
+        luaL_error(L, "request: host must be an object, got %s", luaL_typename(L, -1));
+    }
+    int host = lua_gettop(L);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    default_integer(L, host, "os_build", NON_WINDOWS_OS_BUILD);
+    default_integer(L, host, "logical_processor_count", cpus > 0 ? cpus : 1);
+    default_string(L, host, "arch", go_arch());
+    char cwd[4096];
+    default_string(L, host, "cwd", getcwd(cwd, sizeof cwd) ? cwd : "/");
+    lua_pop(L, 1);
+}
+
+/* Calls vmutils.unmarshal_runtime_options with the value on the stack top
+ * (replaced by the options table), or fails the request with its message. */
+static void unmarshal_options(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+    if (lua_getfield(L, -1, "unmarshal_runtime_options") != LUA_TFUNCTION)
+        luaL_error(L, "request: options: this vmutils has no unmarshal_runtime_options");
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 2);
+    if (lua_isnil(L, -2))
+        luaL_error(L, "request: options: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+static void decode_options(lua_State *L, int request)
+{
+    lua_getfield(L, request, "options");
+    int given = lua_gettop(L);
+    if (is_null(L, given)) {
+        lua_pushnil(L);
+        unmarshal_options(L);
+    } else if (lua_type(L, given) == LUA_TSTRING) {
+        push_base64_decoded(L, given, "options");
+        unmarshal_options(L);
+    } else if (lua_istable(L, given) && lua_getfield(L, given, "type_url") != LUA_TNIL) {
+        /* An Any spelled out: { type_url, value = base64 of the message }. */
+        lua_createtable(L, 0, 2);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "type_url");
+        if (lua_getfield(L, given, "value") == LUA_TSTRING) {
+            push_base64_decoded(L, -1, "options.value");
+            lua_remove(L, -2);
+        } else if (!is_null(L, -1)) {
+            luaL_error(L, "request: options.value must be a base64 string, got %s",
+                       luaL_typename(L, -1));
+        } else {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "");
+        }
+        lua_setfield(L, -2, "value");
+        unmarshal_options(L);
+    } else if (lua_istable(L, given)) {
+        lua_pop(L, 1); /* the nil type_url */
+        /* Options written as a table: the given fields over proto3 defaults. */
+        lua_pushnil(L);
+        unmarshal_options(L);
+        lua_pushnil(L);
+        while (lua_next(L, given)) {
+            if (is_null(L, -1) || lua_type(L, -2) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+    } else {
+        luaL_error(L, "request: options must be a base64 string or an object, got %s",
+                   luaL_typename(L, given));
+    }
+    lua_setfield(L, request, "options");
+    lua_settop(L, given - 1);
+}
+
+void vmu_request_prepare(lua_State *L, int idx)
+{
+    int request = lua_absindex(L, idx);
+    if (!lua_istable(L, request))
+        luaL_error(L, "request: must be a JSON object, got %s",
+                   is_null(L, request) ? "null" : luaL_typename(L, request));
+    if (lua_rawlen(L, request) > 0)
+        luaL_error(L, "request: must be a JSON object, got an array");
+    luaL_checkstack(L, 20, "request");
+    check_annotations(L, request);
+    fill_host(L, request);
+    decode_options(L, request);
+}

@@ -1,0 +1,417 @@
+/* The policy sandbox, after Redis's script_lua.c: an allow list of globals
+ * (not a deny list), libraries behind read-only proxies so that no policy can
+ * change what the next evaluation sees, and no way out to the process, file
+ * writes, binary chunks or other C modules. */
+#include <stdio.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "lua_vmutils.h"
+#include "vmutils_runtime_internal.h"
+
+/* Weak-keyed set of the tables the sandbox's rawset must not touch. */
+static const char key_protected = 'p';
+
+#define MAX_LOG_FIELDS 64
+
+/* The base functions a policy gets unchanged. */
+static const char *const base_allowed[] = {
+    "assert", "error",    "ipairs",   "next",     "pairs",  "pcall",        "rawequal", "rawget",
+    "rawlen", "select",   "tonumber", "tostring", "type",   "xpcall",       "setmetatable",
+    "_VERSION", NULL};
+
+/* Library members left out: string.dump makes binary chunks; the cjson and
+ * vmutils setters change state the host and the next evaluation share. */
+static const char *const string_denied[] = {"dump", NULL};
+static const char *const vmutils_denied[] = {"set_log_level", "set_log_format", "set_log_output",
+                                             "set_log_handler", NULL};
+static const char *const cjson_allowed[] = {"encode", "decode", "null", "empty_array", "array_mt",
+                                            "empty_array_mt", "_NAME", "_VERSION", NULL};
+static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "getenv", NULL};
+static const char *const io_allowed[] = {"lines", "type", NULL};
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int readonly_newindex(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify a read-only table (field '%s')",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+static int global_newindex(lua_State *L)
+{
+    return luaL_error(L,
+                      "attempt to set global '%s': policy globals are read-only (use a local)",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+/* __pairs of a proxy: iterate the table behind it. */
+static int proxy_pairs(lua_State *L)
+{
+    lua_getglobal(L, "next"); /* the host's: policies cannot reach it to change it */
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__index");
+    lua_remove(L, -2);
+    lua_pushnil(L);
+    return 3;
+}
+
+static int proxy_len(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__index");
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+static void mark_protected(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_protected);
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* Replaces the table on the stack top by a read-only proxy of it. */
+static void make_proxy(lua_State *L, lua_CFunction newindex)
+{
+    lua_newtable(L);               /* proxy */
+    lua_createtable(L, 0, 5);      /* its metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushcfunction(L, proxy_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+    mark_protected(L, -1);
+}
+
+/* Copies the fields of the table at `src` into a new table on the stack
+ * top: those in `allowed` (when given), minus those in `denied`. */
+static void copy_fields(lua_State *L, int src, const char *const *allowed, const char *const *denied)
+{
+    src = lua_absindex(L, src);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *name = lua_tostring(L, -2);
+            if ((!allowed || in_list(allowed, name)) && (!denied || !in_list(denied, name))) {
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, -4);
+                continue;
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* io.open, reading only: a policy checks and reads boot files, nothing more. */
+static int sandbox_io_open(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    const char *mode = luaL_optstring(L, 2, "r");
+    if (strcmp(mode, "r") != 0 && strcmp(mode, "rb") != 0)
+        return luaL_argerror(L, 2, "policies may open files for reading only");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* print goes to stderr: stdout carries the document. */
+static int sandbox_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            fputc('\t', stderr);
+        fwrite(s, 1, len, stderr);
+        lua_pop(L, 1);
+    }
+    fputc('\n', stderr);
+    fflush(stderr);
+    return 0;
+}
+
+/* getmetatable answers for tables only: the metatables of strings, files and
+ * vmutils objects are shared with the host and the next evaluation. */
+static int sandbox_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (!lua_istable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
+static int sandbox_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_protected);
+    lua_pushvalue(L, 1);
+    int protected_table = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (protected_table)
+        return luaL_argerror(L, 1, "table is read-only");
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* load with text chunks only, and the policy's environment by default. */
+static int sandbox_load(lua_State *L)
+{
+    int env_given = !lua_isnone(L, 4);
+    lua_settop(L, 4);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the real load */
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "t");
+    if (env_given)
+        lua_pushvalue(L, 4);
+    else
+        lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 4, LUA_MULTRET);
+    return lua_gettop(L) - 4;
+}
+
+static int sandbox_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+    if (lua_getfield(L, -1, name) == LUA_TNIL)
+        return luaL_error(L, "module '%s' is not available to policies", name);
+    return 1;
+}
+
+/* log.<level>(msg [, fields]): a record through the runtime's logger, the
+ * same one vmutils' own warnings use. */
+static int sandbox_log(lua_State *L)
+{
+    vmu_log_level level = (vmu_log_level)lua_tointeger(L, lua_upvalueindex(1));
+    size_t msg_len;
+    const char *msg = luaL_checklstring(L, 1, &msg_len);
+    vmu_field fields[MAX_LOG_FIELDS];
+    size_t count = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_settop(L, 2);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_argerror(L, 2, "field names must be strings");
+            if (count == MAX_LOG_FIELDS)
+                return luaL_argerror(L, 2, "too many fields");
+            vmu_field *f = &fields[count++];
+            f->key = lua_tolstring(L, -2, &f->key_len);
+            switch (lua_type(L, -1)) {
+            case LUA_TBOOLEAN:
+                f->value.kind = VMU_VALUE_BOOL;
+                f->value.as.b = lua_toboolean(L, -1);
+                break;
+            case LUA_TNUMBER:
+                if (lua_isinteger(L, -1)) {
+                    f->value.kind = VMU_VALUE_INT;
+                    f->value.as.i = lua_tointeger(L, -1);
+                } else {
+                    f->value.kind = VMU_VALUE_FLOAT;
+                    f->value.as.f = lua_tonumber(L, -1);
+                }
+                break;
+            case LUA_TLIGHTUSERDATA:
+                if (lua_touserdata(L, -1) == NULL) {
+                    f->value.kind = VMU_VALUE_NULL;
+                    break;
+                }
+                /* fall through */
+            default: {
+                /* Strings and the text of other values stay referenced on
+                 * the stack (below the iteration) until the call ends. */
+                luaL_checkstack(L, 3, "too many fields");
+                size_t len;
+                const char *s = luaL_tolstring(L, -1, &len);
+                lua_insert(L, 3);
+                f->value.kind = VMU_VALUE_STRING;
+                f->value.as.str.ptr = s;
+                f->value.as.str.len = len;
+                lua_pop(L, 1);
+                continue;
+            }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    vmu_log(vmu_lua_logger(L), level, msg, msg_len, fields, count);
+    return 0;
+}
+
+static void push_log_table(lua_State *L)
+{
+    static const struct {
+        const char *name;
+        vmu_log_level level;
+    } levels[] = {{"error", VMU_LEVEL_ERROR}, {"warning", VMU_LEVEL_WARN}, {"warn", VMU_LEVEL_WARN},
+                  {"info", VMU_LEVEL_INFO},   {"debug", VMU_LEVEL_DEBUG},  {"trace", VMU_LEVEL_TRACE}};
+    lua_createtable(L, 0, (int)(sizeof levels / sizeof levels[0]));
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        lua_pushinteger(L, levels[i].level);
+        lua_pushcclosure(L, sandbox_log, 1);
+        lua_setfield(L, -2, levels[i].name);
+    }
+}
+
+static void add_library(lua_State *L, int libraries, const char *name)
+{
+    make_proxy(L, readonly_newindex);
+    lua_setfield(L, libraries, name);
+}
+
+void vmu_sandbox_init(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_protected);
+
+    /* Strings share one metatable whose __index is the real string table. */
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    int libraries = lua_gettop(L);
+
+    lua_getglobal(L, "string");
+    copy_fields(L, -1, NULL, string_denied);
+    lua_remove(L, -2);
+    add_library(L, libraries, "string");
+    lua_getglobal(L, "table");
+    copy_fields(L, -1, NULL, NULL);
+    lua_remove(L, -2);
+    add_library(L, libraries, "table");
+    lua_getglobal(L, "math");
+    copy_fields(L, -1, NULL, NULL);
+    lua_remove(L, -2);
+    add_library(L, libraries, "math");
+    lua_getglobal(L, "utf8");
+    copy_fields(L, -1, NULL, NULL);
+    lua_remove(L, -2);
+    add_library(L, libraries, "utf8");
+    lua_getglobal(L, "os");
+    copy_fields(L, -1, os_allowed, NULL);
+    lua_remove(L, -2);
+    add_library(L, libraries, "os");
+
+    lua_getglobal(L, "io");
+    copy_fields(L, -1, io_allowed, NULL);
+    lua_getfield(L, -2, "open");
+    lua_pushcclosure(L, sandbox_io_open, 1);
+    lua_setfield(L, -2, "open");
+    lua_remove(L, -2);
+    add_library(L, libraries, "io");
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+    copy_fields(L, -1, NULL, vmutils_denied);
+    lua_remove(L, -2);
+    add_library(L, libraries, "vmutils");
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
+    copy_fields(L, -1, cjson_allowed, NULL);
+    lua_remove(L, -2);
+    add_library(L, libraries, "cjson");
+
+    push_log_table(L);
+    add_library(L, libraries, "log");
+
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+
+    /* Files share one metatable too. */
+    if (luaL_getmetatable(L, LUA_FILEHANDLE) == LUA_TTABLE) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_pop(L, 1);
+}
+
+void vmu_sandbox_push_env(lua_State *L)
+{
+    lua_newtable(L); /* the environment the policy sees */
+    int env = lua_gettop(L);
+    lua_newtable(L); /* the globals behind it */
+    int globals = lua_gettop(L);
+
+    for (const char *const *name = base_allowed; *name; name++) {
+        lua_getglobal(L, *name);
+        lua_setfield(L, globals, *name);
+    }
+    lua_pushcfunction(L, sandbox_print);
+    lua_setfield(L, globals, "print");
+    lua_pushcfunction(L, sandbox_getmetatable);
+    lua_setfield(L, globals, "getmetatable");
+    lua_pushcfunction(L, sandbox_rawset);
+    lua_setfield(L, globals, "rawset");
+    lua_pushcfunction(L, sandbox_require);
+    lua_setfield(L, globals, "require");
+    lua_getglobal(L, "load");
+    lua_pushvalue(L, env);
+    lua_pushcclosure(L, sandbox_load, 2);
+    lua_setfield(L, globals, "load");
+    lua_pushvalue(L, env);
+    lua_setfield(L, globals, "_G");
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, globals);
+    }
+    lua_pop(L, 1);
+
+    lua_createtable(L, 0, 5); /* the environment's metatable */
+    lua_pushvalue(L, globals);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, global_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, env);
+    lua_pop(L, 1); /* globals */
+    mark_protected(L, env);
+}
