@@ -40,6 +40,10 @@ MODULE_SRC  := $(wildcard bindings/lua_*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
 RUNTIME_SRC := $(wildcard bindings/runtime*.c) bindings/main.c
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+# The C embedding API (bindings/vmutils_runtime.h): the runtime program and
+# the hosts that embed policies link it with the module objects and Lua.
+EMBED_SRC   := $(wildcard bindings/vmutils_runtime*.c)
+EMBED_OBJ   := $(EMBED_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support_*.c)
@@ -72,8 +76,14 @@ $(SHARED_LIB): $(CORE_OBJ)
 $(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
-$(RUNTIME): $(RUNTIME_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
+$(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
+
+# The embedding API's tests need the runtime objects and Lua besides the core.
+$(BUILD)/tests/test_runtime: tests/test_runtime.c $(TEST_SUPPORT) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(TEST_SUPPORT) \
+	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
@@ -82,7 +92,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
 # Debian packages the build and the tests need; apt-get runs only for missing ones.
 DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks \
   libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libcmocka-dev valgrind \
-  golang-go golang-github-sirupsen-logrus-dev python3 util-linux
+  golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
