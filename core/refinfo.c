@@ -231,15 +231,17 @@ int vmu_parse_uvm_reference_info_n(vmu_logger *logger, const char *reference_roo
     int status = -1, fd = -1;
     size_t out_len = out->len;
 
+    /* Checked first: cleaning would treat the NUL as an ordinary byte and
+     * print a path that hides it. */
+    if ((reference_root_len && memchr(reference_root, '\0', reference_root_len)) ||
+        memchr(reference_name, '\0', reference_name_len)) {
+        vmu_err_set(err, "%spath contains a NUL byte", read_error_prefix);
+        goto done;
+    }
     if (vmu_go_path_join(reference_root, reference_root_len, reference_name, reference_name_len,
                          &f.joined) != 0 ||
         terminate(&f.joined) != 0) {
         vmu_err_set(err, "out of memory");
-        goto done;
-    }
-    if ((reference_root_len && memchr(reference_root, '\0', reference_root_len)) ||
-        memchr(reference_name, '\0', reference_name_len)) {
-        fail(&f, "path contains a NUL byte");
         goto done;
     }
     if (reference_name[0] == '/') {

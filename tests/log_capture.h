@@ -37,7 +37,7 @@ typedef struct log_capture {
 
 /* Test memory: plain malloc, so allocation-failure injection in the core
  * does not reach the capture. */
-static char *capture_dup(const char *s, size_t len)
+static inline char *capture_dup(const char *s, size_t len)
 {
     char *copy = malloc(len + 1);
     if (!copy)
@@ -47,7 +47,7 @@ static char *capture_dup(const char *s, size_t len)
     return copy;
 }
 
-static void capture_sink(void *user, const vmu_log_record *record)
+static inline void capture_sink(void *user, const vmu_log_record *record)
 {
     log_capture *cap = user;
     if (cap->count == CAPTURE_MAX_RECORDS) {
@@ -89,7 +89,7 @@ static void capture_sink(void *user, const vmu_log_record *record)
 }
 
 /* A fresh logger at `level` that captures into `cap`. */
-static void capture_start(log_capture *cap, vmu_log_level level)
+static inline void capture_start(log_capture *cap, vmu_log_level level)
 {
     memset(cap, 0, sizeof *cap);
     cap->logger = vmu_logger_new();
@@ -99,7 +99,7 @@ static void capture_start(log_capture *cap, vmu_log_level level)
     vmu_logger_set_sink(cap->logger, capture_sink, cap);
 }
 
-static void capture_clear(log_capture *cap)
+static inline void capture_clear(log_capture *cap)
 {
     for (size_t i = 0; i < cap->count; i++) {
         free(cap->records[i].msg);
@@ -110,7 +110,7 @@ static void capture_clear(log_capture *cap)
     cap->dropped = 0;
 }
 
-static void capture_stop(log_capture *cap)
+static inline void capture_stop(log_capture *cap)
 {
     capture_clear(cap);
     vmu_logger_free(cap->logger);
@@ -118,7 +118,7 @@ static void capture_stop(log_capture *cap)
 }
 
 /* The field `key` of record `r`, or NULL. */
-static const captured_field *capture_field(const captured_record *r, const char *key)
+static inline const captured_field *capture_field(const captured_record *r, const char *key)
 {
     for (size_t i = 0; i < r->field_count; i++)
         if (strcmp(r->fields[i].key, key) == 0)

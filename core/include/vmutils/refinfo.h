@@ -45,7 +45,7 @@ extern "C" {
  *                                          (a FIFO is opened non-blocking and
  *                                          never read)
  *   "P: file is larger than 4194304 bytes" over VMU_REFERENCE_INFO_MAX_BYTES
- *   "P: path contains a NUL byte"          root or name (from the _n variant,
+ *   "path contains a NUL byte"             root or name (from the _n variant,
  *                                          for bindings that pass lengths)
  *   "open P: <reason>" / "read P: <reason>" any other system error, with
  *                                          the reason as Go spells errno
