@@ -251,6 +251,31 @@ static void decode_options(lua_State *L, int request)
     lua_settop(L, given - 1);
 }
 
+/* lua-cjson reads every JSON number as a float; a request's counts and sizes
+ * are integers, so integral values become Lua integers (as they would be had
+ * the request been written in Lua). Arrays and objects are walked to cjson's
+ * own nesting limit. */
+static void integerize(lua_State *L, int t, int depth)
+{
+    if (depth > 1000)
+        luaL_error(L, "request: nested too deeply");
+    luaL_checkstack(L, 4, "request nesting");
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Integer n;
+            if (lua_numbertointeger(lua_tonumber(L, -1), &n)) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, n);
+                lua_rawset(L, t);
+            }
+        } else if (lua_istable(L, -1)) {
+            integerize(L, lua_gettop(L), depth + 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
 void vmu_request_prepare(lua_State *L, int idx)
 {
     int request = lua_absindex(L, idx);
@@ -260,6 +285,7 @@ void vmu_request_prepare(lua_State *L, int idx)
     if (lua_rawlen(L, request) > 0)
         luaL_error(L, "request: must be a JSON object, got an array");
     luaL_checkstack(L, 20, "request");
+    integerize(L, request, 0);
     check_annotations(L, request);
     fill_host(L, request);
     decode_options(L, request);
