@@ -1,0 +1,445 @@
+/* The two record formats of logrus 1.9, byte for byte: TextFormatter with
+ * DisableColors and JSONFormatter, both with default options.
+ *
+ * What logrus does, and so what this does:
+ * - Field keys that clash with the record's own keys (time, msg, level,
+ *   logrus_error) are renamed "fields.<key>" (formatter.go,
+ *   prefixFieldClashes); the renamed value replaces a field already called
+ *   "fields.<key>".
+ * - Keys are sorted by bytes (sort.Strings in the text format, map order in
+ *   encoding/json). Fields are a Go map there, so a repeated key keeps its
+ *   last value; nested objects likewise.
+ * - Text: time (RFC 3339), level, msg when not empty, then the fields, each
+ *   key=value, the value as fmt.Sprint prints it and %q-quoted when it holds
+ *   anything beyond [A-Za-z0-9-._/@^+].
+ * - JSON: one object, the fields and "level", "msg", "time" sorted together,
+ *   strings with encoding/json's HTML-safe escaping, a newline at the end.
+ *
+ * The JSON formatter is the hot path of the GCS log forwarder: in the steady
+ * state it allocates nothing (keys are sorted as an index array on the
+ * stack; only records or objects with very many fields use the heap), and
+ * numbers and strings go straight into the output buffer. */
+#include <string.h>
+
+#include "gofmt.h"
+
+/* One field of a record or object, in output order. */
+typedef struct sorted_member {
+    const char *key;
+    size_t key_len;
+    const vmu_value *value;
+    size_t rank; /* input position; a renamed clash ranks after every input */
+} sorted_member;
+
+/* Members sorted on the stack before the heap is needed: a GCS entry has a
+ * dozen fields, nested objects fewer. */
+#define RECORD_STACK_MEMBERS 64
+#define NESTED_STACK_MEMBERS 16
+
+static const struct {
+    const char *key;
+    size_t key_len;
+    const char *renamed;
+    size_t renamed_len;
+} clashing_keys[] = {
+    {"time", 4, "fields.time", 11},
+    {"msg", 3, "fields.msg", 10},
+    {"level", 5, "fields.level", 12},
+    {"logrus_error", 12, "fields.logrus_error", 19},
+};
+
+static int key_compare(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    size_t n = a_len < b_len ? a_len : b_len;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return a_len < b_len ? -1 : a_len > b_len;
+}
+
+static bool member_before(const sorted_member *a, const sorted_member *b)
+{
+    int c = key_compare(a->key, a->key_len, b->key, b->key_len);
+    return c < 0 || (c == 0 && a->rank < b->rank);
+}
+
+static void sift_down(sorted_member *m, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && member_before(&m[child], &m[child + 1]))
+            child++;
+        if (!member_before(&m[root], &m[child]))
+            return;
+        sorted_member t = m[root];
+        m[root] = m[child];
+        m[child] = t;
+        root = child;
+    }
+}
+
+/* (key, rank) is a total order, so an unstable sort is deterministic:
+ * insertion sort for the usual handful, heapsort (no extra memory, no
+ * worst case) for large objects. */
+static void sort_members(sorted_member *m, size_t n)
+{
+    if (n <= 24) {
+        for (size_t i = 1; i < n; i++) {
+            sorted_member t = m[i];
+            size_t j = i;
+            for (; j > 0 && member_before(&t, &m[j - 1]); j--)
+                m[j] = m[j - 1];
+            m[j] = t;
+        }
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(m, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        sorted_member t = m[0];
+        m[0] = m[end];
+        m[end] = t;
+        sift_down(m, 0, end);
+    }
+}
+
+/* Sorts the fields into `stack` (or a heap array when there are more than
+ * stack_cap) and drops all but the last of each repeated key. Returns the
+ * member count and sets *out, or -1 on OOM; the caller frees *out when it
+ * is not `stack`. */
+static ptrdiff_t sorted_members(const vmu_field *fields, size_t count, bool rename_clashes,
+                                sorted_member *stack, size_t stack_cap, sorted_member **out)
+{
+    sorted_member *m = stack;
+    if (!fields)
+        count = 0;
+    if (count > stack_cap) {
+        if (count > SIZE_MAX / sizeof *m)
+            return -1;
+        m = vmu_malloc(count * sizeof *m);
+        if (!m)
+            return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const vmu_field *f = &fields[i];
+        m[i].key = f->key ? f->key : "";
+        m[i].key_len = f->key ? f->key_len : 0;
+        m[i].value = &f->value;
+        m[i].rank = i;
+        if (!rename_clashes)
+            continue;
+        for (size_t c = 0; c < sizeof clashing_keys / sizeof clashing_keys[0]; c++) {
+            if (m[i].key_len == clashing_keys[c].key_len &&
+                memcmp(m[i].key, clashing_keys[c].key, m[i].key_len) == 0) {
+                m[i].key = clashing_keys[c].renamed;
+                m[i].key_len = clashing_keys[c].renamed_len;
+                m[i].rank = count + i;
+                break;
+            }
+        }
+    }
+    sort_members(m, count);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i + 1 < count &&
+            key_compare(m[i].key, m[i].key_len, m[i + 1].key, m[i + 1].key_len) == 0)
+            continue;
+        m[kept++] = m[i];
+    }
+    *out = m;
+    return (ptrdiff_t)kept;
+}
+
+/* Appends without a call into buf.c while there is room. */
+static inline int put_bytes(vmu_buf *out, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (out->cap - out->len < len && vmu_buf_reserve(out, len) != 0)
+        return -1;
+    memcpy(out->data + out->len, data, len);
+    out->len += len;
+    return 0;
+}
+
+static inline int put_char(vmu_buf *out, char c)
+{
+    if (out->cap == out->len && vmu_buf_reserve(out, 1) != 0)
+        return -1;
+    out->data[out->len++] = c;
+    return 0;
+}
+
+#define PUT_LITERAL(out, s) put_bytes((out), (s), sizeof(s) - 1)
+
+/* Restores the caller's buffer after a failure ("left as it was"). */
+static int fail_restoring(vmu_buf *out, size_t len)
+{
+    out->len = len;
+    out->failed = 0;
+    return -1;
+}
+
+/* ---- JSON ---- */
+
+static int json_value(vmu_buf *out, const vmu_value *v);
+
+static int json_object(vmu_buf *out, const vmu_field *members, size_t count)
+{
+    sorted_member stack[NESTED_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(members, count, false, stack, NESTED_STACK_MEMBERS, &m);
+    if (n < 0)
+        return -1;
+    int rc = put_char(out, '{');
+    for (ptrdiff_t i = 0; rc == 0 && i < n; i++) {
+        if ((i > 0 && put_char(out, ',') != 0) ||
+            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
+            json_value(out, m[i].value) != 0)
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = put_char(out, '}');
+    if (m != stack)
+        vmu_free(m);
+    return rc;
+}
+
+static int json_value(vmu_buf *out, const vmu_value *v)
+{
+    char text[VMU_GO_RFC3339_MAX + 2];
+    switch (v->kind) {
+    case VMU_VALUE_NULL:
+        return PUT_LITERAL(out, "null");
+    case VMU_VALUE_BOOL:
+        return v->as.b ? PUT_LITERAL(out, "true") : PUT_LITERAL(out, "false");
+    case VMU_VALUE_INT:
+        return put_bytes(out, text, vmu_go_int(v->as.i, text));
+    case VMU_VALUE_UINT:
+        return put_bytes(out, text, vmu_go_uint(v->as.u, text));
+    case VMU_VALUE_FLOAT:
+        return put_bytes(out, text, vmu_go_float_json(v->as.f, text));
+    case VMU_VALUE_STRING:
+        return vmu_go_json_string(out, v->as.str.ptr ? v->as.str.ptr : "",
+                                  v->as.str.ptr ? v->as.str.len : 0);
+    case VMU_VALUE_TIME: {
+        /* time.Time.MarshalJSON: RFC3339Nano in quotes, nothing to escape. */
+        text[0] = '"';
+        size_t n = vmu_go_rfc3339(&v->as.time, true, text + 1);
+        text[n + 1] = '"';
+        return put_bytes(out, text, n + 2);
+    }
+    case VMU_VALUE_ARRAY: {
+        if (put_char(out, '[') != 0)
+            return -1;
+        const vmu_value *items = v->as.array.items;
+        size_t count = items ? v->as.array.count : 0;
+        for (size_t i = 0; i < count; i++)
+            if ((i > 0 && put_char(out, ',') != 0) || json_value(out, &items[i]) != 0)
+                return -1;
+        return put_char(out, ']');
+    }
+    case VMU_VALUE_OBJECT:
+        return json_object(out, v->as.object.members, v->as.object.count);
+    }
+    return PUT_LITERAL(out, "null");
+}
+
+/* The record's own keys in sorted order; no renamed field can equal them. */
+enum { FIXED_LEVEL, FIXED_MSG, FIXED_TIME, FIXED_COUNT };
+static const struct {
+    const char *key;
+    size_t len;
+} fixed_keys[FIXED_COUNT] = {{"level", 5}, {"msg", 3}, {"time", 4}};
+
+static int json_fixed(vmu_buf *out, const vmu_log_record *record, int which)
+{
+    switch (which) {
+    case FIXED_LEVEL: {
+        const char *name = vmu_log_level_name(record->level);
+        return PUT_LITERAL(out, "\"level\":\"") || put_bytes(out, name, strlen(name)) ||
+               put_char(out, '"');
+    }
+    case FIXED_MSG:
+        return PUT_LITERAL(out, "\"msg\":") ||
+               vmu_go_json_string(out, record->msg ? record->msg : "",
+                                  record->msg ? record->msg_len : 0);
+    default: {
+        char text[VMU_GO_RFC3339_MAX];
+        size_t n = vmu_go_rfc3339(&record->time, false, text);
+        return PUT_LITERAL(out, "\"time\":\"") || put_bytes(out, text, n) || put_char(out, '"');
+    }
+    }
+}
+
+static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+                       size_t n)
+{
+    if (put_char(out, '{') != 0)
+        return -1;
+    int fixed = 0;
+    bool first = true;
+    for (size_t i = 0; i <= n; i++) {
+        while (fixed < FIXED_COUNT &&
+               (i == n || key_compare(fixed_keys[fixed].key, fixed_keys[fixed].len, m[i].key,
+                                      m[i].key_len) < 0)) {
+            if ((!first && put_char(out, ',') != 0) || json_fixed(out, record, fixed) != 0)
+                return -1;
+            first = false;
+            fixed++;
+        }
+        if (i == n)
+            break;
+        if ((!first && put_char(out, ',') != 0) ||
+            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
+            json_value(out, m[i].value) != 0)
+            return -1;
+        first = false;
+    }
+    return PUT_LITERAL(out, "}\n");
+}
+
+int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out)
+{
+    if (!record || !out || out->failed)
+        return -1;
+    size_t start = out->len;
+    sorted_member stack[RECORD_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n =
+        sorted_members(record->fields, record->field_count, true, stack, RECORD_STACK_MEMBERS, &m);
+    if (n < 0)
+        return fail_restoring(out, start);
+    int rc = json_record(out, record, m, (size_t)n);
+    if (m != stack)
+        vmu_free(m);
+    return rc == 0 ? 0 : fail_restoring(out, start);
+}
+
+/* ---- text ---- */
+
+/* fmt.Sprint of a field value (%v): strings bare at every depth, slices as
+ * "[a b]", maps as "map[k:v]" with sorted keys, nil as "<nil>". */
+static int sprint_value(vmu_buf *out, const vmu_value *v)
+{
+    char text[VMU_GO_TIME_STRING_MAX];
+    switch (v->kind) {
+    case VMU_VALUE_NULL:
+        return PUT_LITERAL(out, "<nil>");
+    case VMU_VALUE_BOOL:
+        return v->as.b ? PUT_LITERAL(out, "true") : PUT_LITERAL(out, "false");
+    case VMU_VALUE_INT:
+        return put_bytes(out, text, vmu_go_int(v->as.i, text));
+    case VMU_VALUE_UINT:
+        return put_bytes(out, text, vmu_go_uint(v->as.u, text));
+    case VMU_VALUE_FLOAT:
+        return put_bytes(out, text, vmu_go_float_v(v->as.f, text));
+    case VMU_VALUE_STRING:
+        return put_bytes(out, v->as.str.ptr, v->as.str.ptr ? v->as.str.len : 0);
+    case VMU_VALUE_TIME:
+        return put_bytes(out, text, vmu_go_time_string(&v->as.time, text));
+    case VMU_VALUE_ARRAY: {
+        if (put_char(out, '[') != 0)
+            return -1;
+        const vmu_value *items = v->as.array.items;
+        size_t count = items ? v->as.array.count : 0;
+        for (size_t i = 0; i < count; i++)
+            if ((i > 0 && put_char(out, ' ') != 0) || sprint_value(out, &items[i]) != 0)
+                return -1;
+        return put_char(out, ']');
+    }
+    case VMU_VALUE_OBJECT: {
+        sorted_member stack[NESTED_STACK_MEMBERS];
+        sorted_member *m;
+        ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
+                                     NESTED_STACK_MEMBERS, &m);
+        if (n < 0)
+            return -1;
+        int rc = PUT_LITERAL(out, "map[");
+        for (ptrdiff_t i = 0; rc == 0 && i < n; i++) {
+            if ((i > 0 && put_char(out, ' ') != 0) || put_bytes(out, m[i].key, m[i].key_len) != 0 ||
+                put_char(out, ':') != 0 || sprint_value(out, m[i].value) != 0)
+                rc = -1;
+        }
+        if (rc == 0)
+            rc = put_char(out, ']');
+        if (m != stack)
+            vmu_free(m);
+        return rc;
+    }
+    }
+    return PUT_LITERAL(out, "<nil>");
+}
+
+/* TextFormatter.appendValue for a string: bare or %q. */
+static int text_string(vmu_buf *out, const char *s, size_t len)
+{
+    if (!vmu_go_needs_quoting(s, len))
+        return put_bytes(out, s, len);
+    if (len > (SIZE_MAX - 2) / 4 || vmu_buf_reserve(out, VMU_GO_QUOTE_MAX(len)) != 0)
+        return -1;
+    out->len += vmu_go_quote_into(s, len, out->data + out->len);
+    return 0;
+}
+
+/* TextFormatter.appendValue: fmt.Sprint, then the same quoting rule on the
+ * whole text. The text is built in place and, when it needs quotes, quoted
+ * behind itself and moved back. */
+static int text_value(vmu_buf *out, const vmu_value *v)
+{
+    if (v->kind == VMU_VALUE_STRING)
+        return text_string(out, v->as.str.ptr ? v->as.str.ptr : "",
+                           v->as.str.ptr ? v->as.str.len : 0);
+    size_t start = out->len;
+    if (sprint_value(out, v) != 0)
+        return -1;
+    size_t len = out->len - start;
+    if (!vmu_go_needs_quoting(out->data + start, len))
+        return 0;
+    if (len > (SIZE_MAX - 2) / 4 || vmu_buf_reserve(out, VMU_GO_QUOTE_MAX(len)) != 0)
+        return -1;
+    size_t quoted = vmu_go_quote_into(out->data + start, len, out->data + out->len);
+    memmove(out->data + start, out->data + out->len, quoted);
+    out->len = start + quoted;
+    return 0;
+}
+
+static int text_record(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+                       size_t n)
+{
+    /* The timestamp always needs quotes (it has ':') and never escapes. */
+    char text[VMU_GO_RFC3339_MAX];
+    size_t time_len = vmu_go_rfc3339(&record->time, false, text);
+    const char *level = vmu_log_level_name(record->level);
+    if (PUT_LITERAL(out, "time=\"") || put_bytes(out, text, time_len) ||
+        PUT_LITERAL(out, "\" level=") || put_bytes(out, level, strlen(level)))
+        return -1;
+    if (record->msg && record->msg_len > 0 &&
+        (PUT_LITERAL(out, " msg=") || text_string(out, record->msg, record->msg_len)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (put_char(out, ' ') || put_bytes(out, m[i].key, m[i].key_len) || put_char(out, '=') ||
+            text_value(out, m[i].value))
+            return -1;
+    }
+    return put_char(out, '\n');
+}
+
+int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out)
+{
+    if (!record || !out || out->failed)
+        return -1;
+    size_t start = out->len;
+    sorted_member stack[RECORD_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n =
+        sorted_members(record->fields, record->field_count, true, stack, RECORD_STACK_MEMBERS, &m);
+    if (n < 0)
+        return fail_restoring(out, start);
+    int rc = text_record(out, record, m, (size_t)n);
+    if (m != stack)
+        vmu_free(m);
+    return rc == 0 ? 0 : fail_restoring(out, start);
+}
