@@ -23,8 +23,6 @@ typedef struct encoder {
     lua_State *L;
     vmu_buf *out;
     unsigned indent;
-    int array_mt;       /* stack index of cjson.array_mt, or 0 */
-    int empty_array_mt; /* stack index of cjson.empty_array_mt, or 0 */
 } encoder;
 
 static void put(encoder *e, const char *s, size_t len)
@@ -211,18 +209,6 @@ static int compare_keys(const void *a, const void *b)
 
 static void encode_value(encoder *e, int idx, int depth);
 
-static int has_array_metatable(encoder *e, int idx)
-{
-    if (!e->array_mt && !e->empty_array_mt)
-        return 0;
-    if (!lua_getmetatable(e->L, idx))
-        return 0;
-    int is_array = (e->array_mt && lua_rawequal(e->L, -1, e->array_mt)) ||
-                   (e->empty_array_mt && lua_rawequal(e->L, -1, e->empty_array_mt));
-    lua_pop(e->L, 1);
-    return is_array;
-}
-
 static void encode_table(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
@@ -245,8 +231,9 @@ static void encode_table(encoder *e, int idx, int depth)
         }
     }
 
-    int as_array = (count > 0 && all_positive_integers && (size_t)max_index == count) ||
-                   (count == 0 && has_array_metatable(e, idx));
+    /* A sequence 1..n is an array; anything else, the empty table included,
+     * an object (as lua-cjson decides by default). */
+    int as_array = count > 0 && all_positive_integers && (size_t)max_index == count;
     if (as_array) {
         putc_(e, '[');
         for (size_t i = 1; i <= count; i++) {
@@ -355,15 +342,6 @@ static void encode_value(encoder *e, int idx, int depth)
 void vmu_json_encode(lua_State *L, int idx, unsigned indent, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
-    encoder e = {L, out, indent, 0, 0};
-    int top = lua_gettop(L);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
-    if (lua_istable(L, -1)) {
-        if (lua_getfield(L, top + 1, "array_mt") == LUA_TTABLE)
-            e.array_mt = lua_gettop(L);
-        if (lua_getfield(L, top + 1, "empty_array_mt") == LUA_TTABLE)
-            e.empty_array_mt = lua_gettop(L);
-    }
+    encoder e = {L, out, indent};
     encode_value(&e, idx, 0);
-    lua_settop(L, top);
 }

@@ -1,6 +1,7 @@
 /* Request preparation: what the runtime does between decoding a request's
  * JSON and handing it to the policy, so that every policy sees the same
  * shape: annotations a string map, host facts present, options a table. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,8 @@ static void default_integer(lua_State *L, int host, const char *name, lua_Intege
         int integral_float = 0;
         if (type == LUA_TNUMBER) {
             lua_Integer n;
-            integral_float = lua_numbertointeger(lua_tonumber(L, -1), &n);
+            lua_Number f = lua_tonumber(L, -1);
+            integral_float = f == floor(f) && lua_numbertointeger(f, &n);
             if (integral_float) {
                 lua_pushinteger(L, n);
                 lua_setfield(L, host, name);
@@ -263,8 +265,9 @@ static void integerize(lua_State *L, int t, int depth)
     lua_pushnil(L);
     while (lua_next(L, t)) {
         if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number f = lua_tonumber(L, -1);
             lua_Integer n;
-            if (lua_numbertointeger(lua_tonumber(L, -1), &n)) {
+            if (f == floor(f) && lua_numbertointeger(f, &n)) {
                 lua_pushvalue(L, -2);
                 lua_pushinteger(L, n);
                 lua_rawset(L, t);
