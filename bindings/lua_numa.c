@@ -20,6 +20,7 @@ static int is_absent(lua_State *L, int idx)
 static uint64_t check_unsigned(lua_State *L, int idx, int arg, int64_t max, const char *fmt,
                                const char *name, lua_Integer index)
 {
+    idx = lua_absindex(L, idx);
     int isint = 0;
     lua_Integer v = lua_tointegerx(L, idx, &isint);
     if (isint && lua_type(L, idx) == LUA_TNUMBER && v >= 0 && v <= max)
@@ -200,6 +201,8 @@ static void push_numa_processors(lua_State *L, const vmu_numa_processors *proces
 
 static int l_prepare_vnuma_topology(lua_State *L)
 {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2); /* the arrays' userdata go above the arguments */
     vmu_numa_config config;
     check_numa_config(L, 1, &config);
     int32_t host_os_build = check_host_os_build(L, 2);
@@ -312,10 +315,12 @@ static int l_validate_numa(lua_State *L)
 
 static int l_validate_numa_for_vm(lua_State *L)
 {
-    vmu_numa numa;
-    check_numa(L, 1, &numa);
+    luaL_checktype(L, 1, LUA_TTABLE);
     uint32_t proc_count = vmu_lua_check_uint32(L, 2);
     uint64_t mem_in_mb = vmu_lua_check_uint64(L, 3);
+    lua_settop(L, 3); /* the settings' userdata go above the arguments */
+    vmu_numa numa;
+    check_numa(L, 1, &numa);
     vmu_err err;
     return push_validation(L, vmu_validate_numa_for_vm(&numa, proc_count, mem_in_mb, &err), &err);
 }
