@@ -206,7 +206,9 @@ vmu_time vmu_time_now(void)
     t.unix_sec = (int64_t)now.tv_sec;
     t.nsec = (int32_t)now.tv_nsec;
     t.utc_offset = (int32_t)local.tm_gmtoff;
-    t.utc = local.tm_gmtoff == 0;
+    /* time.Now() is in Local, not UTC, even where Local's offset is zero
+     * (Europe/London in winter prints "GMT"). */
+    t.utc = false;
     return t;
 }
 
@@ -220,6 +222,32 @@ static int write_line(vmu_logger *logger, const char *data, size_t len)
     /* logrus writes each record with one write(2); flushing here keeps a
      * record from being split across another writer's output. */
     return stream == stderr ? fflush(stream) : 0;
+}
+
+/* Formats the record into the logger's reused buffer and writes it; the
+ * caller holds the lock. */
+static int format_and_write_locked(vmu_logger *logger, const vmu_log_record *record)
+{
+    vmu_buf_reset(&logger->line);
+    int status = logger->format == VMU_LOG_JSON ? vmu_log_format_json(record, &logger->line)
+                                                : vmu_log_format_text(record, &logger->line);
+    if (status == 0)
+        status = write_line(logger, logger->line.data, logger->line.len);
+    /* A huge record must not pin its buffer for the logger's lifetime. */
+    if (logger->line.cap > (1u << 20))
+        vmu_buf_free(&logger->line);
+    return status;
+}
+
+int vmu_logger_write_record(vmu_logger *logger, const vmu_log_record *record)
+{
+    if (!record)
+        return -1;
+    logger = resolve(logger);
+    pthread_mutex_lock(&logger->lock);
+    int status = format_and_write_locked(logger, record);
+    pthread_mutex_unlock(&logger->lock);
+    return status;
 }
 
 int vmu_log_at(vmu_logger *logger, const vmu_time *host_time, vmu_log_level level,
@@ -247,14 +275,7 @@ int vmu_log_at(vmu_logger *logger, const vmu_time *host_time, vmu_log_level leve
         sink(user, &record);
         return 0;
     } else {
-        vmu_buf_reset(&logger->line);
-        status = logger->format == VMU_LOG_JSON ? vmu_log_format_json(&record, &logger->line)
-                                                : vmu_log_format_text(&record, &logger->line);
-        if (status == 0)
-            status = write_line(logger, logger->line.data, logger->line.len);
-        /* A huge record must not pin its buffer for the logger's lifetime. */
-        if (logger->line.cap > (1u << 20))
-            vmu_buf_free(&logger->line);
+        status = format_and_write_locked(logger, &record);
     }
     pthread_mutex_unlock(&logger->lock);
     return status;

@@ -184,35 +184,16 @@ static int fail_restoring(vmu_buf *out, size_t len)
 
 /* ---- JSON ---- */
 
-static int json_value(vmu_buf *out, const vmu_value *v);
+/* Recursion: containers nest up to VMU_LOG_MAX_DEPTH levels (the record is
+ * level 1), so the recursive functions keep small frames: scalars are
+ * formatted out of line, and only the first few levels sort on the stack. */
+#define VMU_NOINLINE __attribute__((noinline))
+#define SHALLOW_LEVELS 4
 
-static int json_object(vmu_buf *out, const vmu_field *members, size_t count)
-{
-    sorted_member stack[NESTED_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(members, count, false, stack, NESTED_STACK_MEMBERS, &m);
-    if (n < 0)
-        return -1;
-    int rc = put_char(out, '{');
-    for (ptrdiff_t i = 0; rc == 0 && i < n; i++) {
-        if ((i > 0 && put_char(out, ',') != 0) ||
-            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            json_value(out, m[i].value) != 0)
-            rc = -1;
-    }
-    if (rc == 0)
-        rc = put_char(out, '}');
-    if (m != stack)
-        vmu_free(m);
-    return rc;
-}
-
-static int json_value(vmu_buf *out, const vmu_value *v)
+static VMU_NOINLINE int json_scalar(vmu_buf *out, const vmu_value *v)
 {
     char text[VMU_GO_RFC3339_MAX + 2];
     switch (v->kind) {
-    case VMU_VALUE_NULL:
-        return PUT_LITERAL(out, "null");
     case VMU_VALUE_BOOL:
         return v->as.b ? PUT_LITERAL(out, "true") : PUT_LITERAL(out, "false");
     case VMU_VALUE_INT:
@@ -231,20 +212,70 @@ static int json_value(vmu_buf *out, const vmu_value *v)
         text[n + 1] = '"';
         return put_bytes(out, text, n + 2);
     }
-    case VMU_VALUE_ARRAY: {
-        if (put_char(out, '[') != 0)
+    default:
+        return PUT_LITERAL(out, "null");
+    }
+}
+
+static int json_value(vmu_buf *out, const vmu_value *v, int level);
+
+static int json_members(vmu_buf *out, const sorted_member *m, size_t n, int level)
+{
+    if (put_char(out, '{') != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((i > 0 && put_char(out, ',') != 0) ||
+            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
+            json_value(out, m[i].value, level + 1) != 0)
             return -1;
-        const vmu_value *items = v->as.array.items;
-        size_t count = items ? v->as.array.count : 0;
-        for (size_t i = 0; i < count; i++)
-            if ((i > 0 && put_char(out, ',') != 0) || json_value(out, &items[i]) != 0)
-                return -1;
-        return put_char(out, ']');
     }
-    case VMU_VALUE_OBJECT:
-        return json_object(out, v->as.object.members, v->as.object.count);
+    return put_char(out, '}');
+}
+
+static VMU_NOINLINE int json_object_shallow(vmu_buf *out, const vmu_value *v, int level)
+{
+    sorted_member stack[NESTED_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
+                                 NESTED_STACK_MEMBERS, &m);
+    if (n < 0)
+        return -1;
+    int rc = json_members(out, m, (size_t)n, level);
+    if (m != stack)
+        vmu_free(m);
+    return rc;
+}
+
+static int json_object_deep(vmu_buf *out, const vmu_value *v, int level)
+{
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
+    if (n < 0)
+        return -1;
+    int rc = json_members(out, m, (size_t)n, level);
+    vmu_free(m);
+    return rc;
+}
+
+/* `level` is v's nesting level (a field's value is at level 2). */
+static int json_value(vmu_buf *out, const vmu_value *v, int level)
+{
+    if (v->kind == VMU_VALUE_OBJECT) {
+        if (level > VMU_LOG_MAX_DEPTH)
+            return -1;
+        return level <= SHALLOW_LEVELS ? json_object_shallow(out, v, level)
+                                       : json_object_deep(out, v, level);
     }
-    return PUT_LITERAL(out, "null");
+    if (v->kind != VMU_VALUE_ARRAY)
+        return json_scalar(out, v);
+    if (level > VMU_LOG_MAX_DEPTH || put_char(out, '[') != 0)
+        return -1;
+    const vmu_value *items = v->as.array.items;
+    size_t count = items ? v->as.array.count : 0;
+    for (size_t i = 0; i < count; i++)
+        if ((i > 0 && put_char(out, ',') != 0) || json_value(out, &items[i], level + 1) != 0)
+            return -1;
+    return put_char(out, ']');
 }
 
 /* The record's own keys in sorted order; no renamed field can equal them. */
@@ -294,7 +325,7 @@ static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_
             break;
         if ((!first && put_char(out, ',') != 0) ||
             vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            json_value(out, m[i].value) != 0)
+            json_value(out, m[i].value, 2) != 0)
             return -1;
         first = false;
     }
@@ -320,14 +351,10 @@ int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out)
 
 /* ---- text ---- */
 
-/* fmt.Sprint of a field value (%v): strings bare at every depth, slices as
- * "[a b]", maps as "map[k:v]" with sorted keys, nil as "<nil>". */
-static int sprint_value(vmu_buf *out, const vmu_value *v)
+static VMU_NOINLINE int sprint_scalar(vmu_buf *out, const vmu_value *v)
 {
     char text[VMU_GO_TIME_STRING_MAX];
     switch (v->kind) {
-    case VMU_VALUE_NULL:
-        return PUT_LITERAL(out, "<nil>");
     case VMU_VALUE_BOOL:
         return v->as.b ? PUT_LITERAL(out, "true") : PUT_LITERAL(out, "false");
     case VMU_VALUE_INT:
@@ -340,37 +367,70 @@ static int sprint_value(vmu_buf *out, const vmu_value *v)
         return put_bytes(out, v->as.str.ptr, v->as.str.ptr ? v->as.str.len : 0);
     case VMU_VALUE_TIME:
         return put_bytes(out, text, vmu_go_time_string(&v->as.time, text));
-    case VMU_VALUE_ARRAY: {
-        if (put_char(out, '[') != 0)
+    default:
+        return PUT_LITERAL(out, "<nil>");
+    }
+}
+
+static int sprint_value(vmu_buf *out, const vmu_value *v, int level);
+
+static int sprint_members(vmu_buf *out, const sorted_member *m, size_t n, int level)
+{
+    if (PUT_LITERAL(out, "map[") != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((i > 0 && put_char(out, ' ') != 0) || put_bytes(out, m[i].key, m[i].key_len) != 0 ||
+            put_char(out, ':') != 0 || sprint_value(out, m[i].value, level + 1) != 0)
             return -1;
-        const vmu_value *items = v->as.array.items;
-        size_t count = items ? v->as.array.count : 0;
-        for (size_t i = 0; i < count; i++)
-            if ((i > 0 && put_char(out, ' ') != 0) || sprint_value(out, &items[i]) != 0)
-                return -1;
-        return put_char(out, ']');
     }
-    case VMU_VALUE_OBJECT: {
-        sorted_member stack[NESTED_STACK_MEMBERS];
-        sorted_member *m;
-        ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
-                                     NESTED_STACK_MEMBERS, &m);
-        if (n < 0)
+    return put_char(out, ']');
+}
+
+static VMU_NOINLINE int sprint_object_shallow(vmu_buf *out, const vmu_value *v, int level)
+{
+    sorted_member stack[NESTED_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
+                                 NESTED_STACK_MEMBERS, &m);
+    if (n < 0)
+        return -1;
+    int rc = sprint_members(out, m, (size_t)n, level);
+    if (m != stack)
+        vmu_free(m);
+    return rc;
+}
+
+static int sprint_object_deep(vmu_buf *out, const vmu_value *v, int level)
+{
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
+    if (n < 0)
+        return -1;
+    int rc = sprint_members(out, m, (size_t)n, level);
+    vmu_free(m);
+    return rc;
+}
+
+/* fmt.Sprint of a field value (%v): strings bare at every depth, slices as
+ * "[a b]", maps as "map[k:v]" with sorted keys, nil as "<nil>". */
+static int sprint_value(vmu_buf *out, const vmu_value *v, int level)
+{
+    if (v->kind == VMU_VALUE_OBJECT) {
+        if (level > VMU_LOG_MAX_DEPTH)
             return -1;
-        int rc = PUT_LITERAL(out, "map[");
-        for (ptrdiff_t i = 0; rc == 0 && i < n; i++) {
-            if ((i > 0 && put_char(out, ' ') != 0) || put_bytes(out, m[i].key, m[i].key_len) != 0 ||
-                put_char(out, ':') != 0 || sprint_value(out, m[i].value) != 0)
-                rc = -1;
-        }
-        if (rc == 0)
-            rc = put_char(out, ']');
-        if (m != stack)
-            vmu_free(m);
-        return rc;
+        return level <= SHALLOW_LEVELS ? sprint_object_shallow(out, v, level)
+                                       : sprint_object_deep(out, v, level);
     }
-    }
-    return PUT_LITERAL(out, "<nil>");
+    if (v->kind != VMU_VALUE_ARRAY)
+        return sprint_scalar(out, v);
+    if (level > VMU_LOG_MAX_DEPTH || put_char(out, '[') != 0)
+        return -1;
+    const vmu_value *items = v->as.array.items;
+    size_t count = items ? v->as.array.count : 0;
+    for (size_t i = 0; i < count; i++)
+        if ((i > 0 && put_char(out, ' ') != 0) || sprint_value(out, &items[i], level + 1) != 0)
+            return -1;
+    return put_char(out, ']');
 }
 
 /* TextFormatter.appendValue for a string: bare or %q. */
@@ -393,7 +453,7 @@ static int text_value(vmu_buf *out, const vmu_value *v)
         return text_string(out, v->as.str.ptr ? v->as.str.ptr : "",
                            v->as.str.ptr ? v->as.str.len : 0);
     size_t start = out->len;
-    if (sprint_value(out, v) != 0)
+    if (sprint_value(out, v, 2) != 0)
         return -1;
     size_t len = out->len - start;
     if (!vmu_go_needs_quoting(out->data + start, len))

@@ -410,6 +410,66 @@ static void test_null_arguments(void **state)
     vmu_buf_free(&b);
 }
 
+/* Containers nest up to VMU_LOG_MAX_DEPTH levels, the record being level
+ * 1 (what Go's decoder accepts); deeper is refused, not a stack overflow. */
+static void check_nesting(vmu_value *chain, size_t levels, bool objects, int expected_rc)
+{
+    /* chain[0] is the field's value (level 2); each holds the next. */
+    size_t containers = levels - 1;
+    vmu_field *members = calloc(containers, sizeof *members);
+    assert_non_null(members);
+    for (size_t i = 0; i < containers; i++) {
+        vmu_value *next = &chain[i + 1];
+        if (i + 1 == containers)
+            *next = (vmu_value){.kind = VMU_VALUE_INT, .as.i = 1};
+        if (objects) {
+            members[i] = (vmu_field){"k", 1, *next};
+            chain[i].kind = VMU_VALUE_OBJECT;
+            chain[i].as.object.members = &members[i];
+            chain[i].as.object.count = 1;
+        } else {
+            chain[i].kind = VMU_VALUE_ARRAY;
+            chain[i].as.array.items = next;
+            chain[i].as.array.count = 1;
+        }
+    }
+    /* Objects copy their member's value: fill them from the innermost out. */
+    if (objects)
+        for (size_t i = containers; i-- > 0;)
+            members[i].value = chain[i + 1];
+    vmu_field f = {"deep", 4, chain[0]};
+    vmu_log_record r = {golden_host_time, VMU_LEVEL_INFO, "m", 1, &f, 1};
+    vmu_buf b;
+    vmu_buf_init(&b);
+    assert_int_equal(vmu_log_format_json(&r, &b), expected_rc);
+    assert_int_equal(vmu_log_format_text(&r, &b), expected_rc);
+    if (expected_rc == 0) {
+        /* JSON and text both hold every level. */
+        size_t opens = 0;
+        for (size_t i = 0; i < b.len; i++)
+            opens += b.data[i] == (objects ? '{' : '[');
+        assert_int_equal(opens, objects ? containers + 1 : 2 * containers);
+    } else {
+        assert_int_equal(b.len, 0);
+    }
+    vmu_buf_free(&b);
+    free(members);
+}
+
+static void test_nesting_limit(void **state)
+{
+    (void)state;
+    size_t max = VMU_LOG_MAX_DEPTH;
+    vmu_value *chain = calloc(max + 2, sizeof *chain);
+    assert_non_null(chain);
+    /* level 2 .. max hold containers, the scalar sits at max + 1 */
+    check_nesting(chain, max, false, 0);
+    check_nesting(chain, max + 1, false, -1);
+    check_nesting(chain, max, true, 0);
+    check_nesting(chain, max + 1, true, -1);
+    free(chain);
+}
+
 /* Every allocation point fails cleanly: -1, the buffer as it was (content
  * and usability), nothing leaked (valgrind checks the last part). */
 static void check_allocation_failures(const golden_record *g, bool json)
@@ -676,6 +736,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_formats_append);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_non_finite);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_null_arguments);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_nesting_limit);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_allocation_failures);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_logger_defaults_and_levels);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_logger_sink_and_writer);

@@ -110,8 +110,15 @@ typedef enum vmu_log_format {
     VMU_LOG_JSON = 1  /* logrus JSONFormatter{} */
 } vmu_log_format;
 
+/* Values nested deeper than this are refused: encoding/json's decoder (and
+ * so a Go host) never holds deeper ones, and the formatters recurse. */
+#define VMU_LOG_MAX_DEPTH 10000
+
 /* Appends the record as logrus would print it, newline included. Returns 0,
- * or -1 when an allocation failed (the buffer is then left as it was). */
+ * or -1 when an allocation failed or a value nests deeper than
+ * VMU_LOG_MAX_DEPTH (the buffer is then left as it was). JSON has no NaN or
+ * infinity: encoding/json refuses them (and logrus drops the record), these
+ * write null instead. */
 int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out);
 int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out);
 
@@ -139,6 +146,10 @@ void vmu_logger_set_stream(vmu_logger *logger, FILE *stream);
 void vmu_logger_set_writer(vmu_logger *logger, vmu_log_write_fn write, void *user);
 /* NULL sink: back to formatted output. */
 void vmu_logger_set_sink(vmu_logger *logger, vmu_log_sink_fn sink, void *user);
+/* Formats the record and writes it to the logger's stream or writer, past
+ * its level and its sink: for a sink that could not take a record (a Lua
+ * handler that raised) and hands it back. Returns 0, or -1 (OOM, write). */
+int vmu_logger_write_record(vmu_logger *logger, const vmu_log_record *record);
 
 /* Logs one record at the current host time. A NULL logger means the default
  * one. Fields are read only during the call. Returns 0, or -1 when formatting
@@ -157,7 +168,7 @@ vmu_time vmu_time_now(void);
 /* time.Format(time.RFC3339) / RFC3339Nano / time.String(). */
 int vmu_format_time_rfc3339(const vmu_time *t, bool nano, vmu_buf *out);
 int vmu_format_time_go_string(const vmu_time *t, vmu_buf *out);
-/* A float64 as encoding/json writes it (no NaN/Inf: JSON has none). */
+/* A float64 as encoding/json writes it (NaN and infinities: null). */
 int vmu_format_float_json(double value, vmu_buf *out);
 /* A float64 as fmt's %v writes it. */
 int vmu_format_float_go(double value, vmu_buf *out);
