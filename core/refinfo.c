@@ -169,7 +169,7 @@ static int read_reference(ref_file *f, int fd, vmu_buf *content)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return fail_errno(f, "read", errno);
+        return fail_errno(f, "stat", errno);
     if (!S_ISREG(st.st_mode))
         return fail(f, "not a regular file");
     if (st.st_size > (off_t)VMU_REFERENCE_INFO_MAX_BYTES)
@@ -248,7 +248,8 @@ int vmu_parse_uvm_reference_info_n(vmu_logger *logger, const char *reference_roo
         fail_escape(&f);
         goto done;
     }
-    if (vmu_go_path_clean(reference_name, reference_name_len, &name) != 0 || terminate(&name) ||
+    if (vmu_go_path_clean(reference_name, reference_name_len, &name) != 0 ||
+        terminate(&name) != 0 ||
         (reference_root_len ? vmu_buf_append(&root, reference_root, reference_root_len)
                             : vmu_buf_putc(&root, '.')) != 0 ||
         terminate(&root) != 0) {

@@ -47,7 +47,7 @@ extern "C" {
  *   "P: file is larger than 4194304 bytes" over VMU_REFERENCE_INFO_MAX_BYTES
  *   "path contains a NUL byte"             root or name (from the _n variant,
  *                                          for bindings that pass lengths)
- *   "open P: <reason>" / "read P: <reason>" any other system error, with
+ *   "open P: <reason>" (or stat, read)     any other system error, with
  *                                          the reason as Go spells errno
  *                                          ("permission denied", ...)
  * and "out of memory" when an allocation fails. On failure `out` is left as
