@@ -24,6 +24,15 @@ void vmu_lua_register_vmmem(lua_State *L);
  * share a level, format, output or handler. */
 vmu_logger *vmu_lua_logger(lua_State *L);
 
+/* Log records and field values as Lua values (lua_log.c): a record is
+ * { time = RFC 3339 host time, level = "warning", msg = "...", fields = {...} };
+ * null is vmutils.null, a time an RFC3339Nano string, an array a sequence, an
+ * object a table (a repeated key keeps its last value), a uint64 past 2^63-1
+ * the nearest float. Both raise a Lua error on OOM or past VMU_LOG_MAX_DEPTH
+ * levels of nesting. */
+void vmu_lua_push_value(lua_State *L, const vmu_value *v);
+void vmu_lua_push_record(lua_State *L, const vmu_log_record *r);
+
 /* Integer arguments in the range of a Go type; a float with an integral
  * value is accepted (as luaL_checkinteger does), anything else is a
  * luaL_argerror. */
