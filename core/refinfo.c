@@ -19,6 +19,9 @@
 static const char read_error_prefix[] = "failed to read UVM reference info file: ";
 
 static atomic_bool openat2_enabled = true;
+/* Set once openat2 turned out to be missing, so that later calls go
+ * straight to the walk instead of failing the syscall again. */
+static atomic_bool openat2_missing = false;
 
 void vmu_refinfo_use_openat2(bool enabled) { atomic_store(&openat2_enabled, enabled); }
 
@@ -147,15 +150,17 @@ static int open_reference(ref_file *f, const char *root, char *name)
     if (root_fd < 0)
         return classify_open_error(f, errno);
     int fd = -1;
-    bool walk = !atomic_load(&openat2_enabled);
+    bool walk = !atomic_load(&openat2_enabled) || atomic_load(&openat2_missing);
     if (!walk) {
         fd = open_with_openat2(root_fd, name);
-        /* ENOSYS: an old kernel; EPERM: a seccomp filter that does not
-         * know the call. */
-        if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+        /* ENOSYS: an old kernel (or valgrind); EPERM: a seccomp filter that
+         * does not know the call. */
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+            atomic_store(&openat2_missing, true);
             walk = true;
-        else if (fd < 0)
+        } else if (fd < 0) {
             fd = classify_open_error(f, errno);
+        }
     }
     if (walk)
         fd = open_by_walk(f, root_fd, name);
