@@ -161,7 +161,7 @@ describe("vmutils repl (from a pipe)", function()
   end)
 
   it("cuts nesting at six levels", function()
-    assert.equal("{ { { { { { {...} } } } } }\n", repl("{{{{{{{1}}}}}}}\n"))
+    assert.equal("{ { { { { { {...} } } } } } }\n", repl("{{{{{{{1}}}}}}}\n"))
   end)
 
   it("quotes strings, shows vmutils.null, sorts mixed keys", function()
