@@ -495,3 +495,22 @@ describe("prepare_vnuma_topology", function()
     end
   end)
 end)
+
+describe("scripts/main.lua", function()
+  it("prints the example vNUMA layout as a table and as HCS JSON", function()
+    local build = os.getenv("VMUTILS_BUILD") or "build"
+    local pipe = assert(io.popen("lua5.4 -e 'package.cpath=\"" .. build
+      .. "/?.so;\"..package.cpath' scripts/main.lua 2>/dev/null"))
+    local output = pipe:read("a")
+    assert.is_true(pipe:close())
+    assert.is_truthy(output:find("vNUMA layout (explicit, 2 virtual nodes):", 1, true))
+    assert.is_truthy(output:find("\n%s+0%s+0%s+0%s+2%s+2048%s+Physical\n"))
+    assert.is_truthy(output:find("\n%s+1%s+1%s+1%s+2%s+2048%s+Physical\n"))
+    local json = output:match("HCS JSON:\n([^\n]+)")
+    assert.are.same({ Numa = { VirtualNodeCount = 2, Settings = {
+      { VirtualNodeNumber = 0, PhysicalNodeNumber = 0, VirtualSocketNumber = 0, CountOfProcessors = 2,
+        CountOfMemoryBlocks = 2048, MemoryBackingType = "Physical" },
+      { VirtualNodeNumber = 1, PhysicalNodeNumber = 1, VirtualSocketNumber = 1, CountOfProcessors = 2,
+        CountOfMemoryBlocks = 2048, MemoryBackingType = "Physical" } } } }, cjson.decode(json))
+  end)
+end)
