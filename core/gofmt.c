@@ -11,6 +11,10 @@
 
 #include "gofmt.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- integers ---- */
 
 static const char digit_pairs[] = "00010203040506070809"
@@ -1006,6 +1010,40 @@ static const unsigned char json_plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+#if defined(__SSE2__)
+/* The end of the run of plain bytes starting at i, 16 bytes at a time: a
+ * signed compare with 0x20 catches controls and every byte >= 0x80 at once. */
+static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
+{
+    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i less = _mm_set1_epi8('<');
+    const __m128i greater = _mm_set1_epi8('>');
+    const __m128i amp = _mm_set1_epi8('&');
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i special = _mm_or_si128(
+            _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, less)),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, greater), _mm_cmpeq_epi8(v, amp))));
+        unsigned mask = (unsigned)_mm_movemask_epi8(special);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+    while (i < len && json_plain_byte[s[i]])
+        i++;
+    return i;
+}
+#else
+static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
+{
+    while (i < len && json_plain_byte[s[i]])
+        i++;
+    return i;
+}
+#endif
+
 int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
 {
     /* Room for the common case, nothing to escape; each escape below makes
@@ -1019,8 +1057,7 @@ int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
     d[n++] = '"';
     for (;;) {
         size_t start = i;
-        while (i < len && json_plain_byte[u[i]])
-            i++;
+        i = json_plain_run(u, i, len);
         memcpy(d + n, u + start, i - start);
         n += i - start;
         if (i == len)

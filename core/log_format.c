@@ -25,6 +25,7 @@
 
 /* One field of a record or object, in output order. */
 typedef struct sorted_member {
+    uint64_t prefix; /* the key's first 8 bytes, big-endian, zero-padded */
     const char *key;
     size_t key_len;
     const vmu_value *value;
@@ -57,9 +58,46 @@ static int key_compare(const char *a, size_t a_len, const char *b, size_t b_len)
     return a_len < b_len ? -1 : a_len > b_len;
 }
 
+/* Comparing the prefixes as integers orders keys as their bytes do, so most
+ * comparisons never reach memcmp. */
+static uint64_t key_prefix(const char *key, size_t len)
+{
+    const unsigned char *k = (const unsigned char *)key;
+    uint64_t prefix = 0;
+    size_t n = len < 8 ? len : 8;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        prefix = prefix << 8 | k[i];
+    return prefix << (8 * (8 - n));
+}
+
+/* Could the key be one of clashing_keys? A cheap first look. */
+static bool may_clash(const char *key, size_t len)
+{
+    switch (len) {
+    case 3:
+        return key[0] == 'm';
+    case 4:
+        return key[0] == 't';
+    case 5:
+    case 12:
+        return key[0] == 'l';
+    default:
+        return false;
+    }
+}
+
+static int member_key_compare(const sorted_member *a, const sorted_member *b)
+{
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    return key_compare(a->key, a->key_len, b->key, b->key_len);
+}
+
 static bool member_before(const sorted_member *a, const sorted_member *b)
 {
-    int c = key_compare(a->key, a->key_len, b->key, b->key_len);
+    int c = member_key_compare(a, b);
     return c < 0 || (c == 0 && a->rank < b->rank);
 }
 
@@ -128,9 +166,8 @@ static ptrdiff_t sorted_members(const vmu_field *fields, size_t count, bool rena
         m[i].key_len = f->key ? f->key_len : 0;
         m[i].value = &f->value;
         m[i].rank = i;
-        if (!rename_clashes)
-            continue;
-        for (size_t c = 0; c < sizeof clashing_keys / sizeof clashing_keys[0]; c++) {
+        bool check = rename_clashes && may_clash(m[i].key, m[i].key_len);
+        for (size_t c = 0; check && c < sizeof clashing_keys / sizeof clashing_keys[0]; c++) {
             if (m[i].key_len == clashing_keys[c].key_len &&
                 memcmp(m[i].key, clashing_keys[c].key, m[i].key_len) == 0) {
                 m[i].key = clashing_keys[c].renamed;
@@ -139,12 +176,12 @@ static ptrdiff_t sorted_members(const vmu_field *fields, size_t count, bool rena
                 break;
             }
         }
+        m[i].prefix = key_prefix(m[i].key, m[i].key_len);
     }
     sort_members(m, count);
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
-        if (i + 1 < count &&
-            key_compare(m[i].key, m[i].key_len, m[i + 1].key, m[i + 1].key_len) == 0)
+        if (i + 1 < count && member_key_compare(&m[i], &m[i + 1]) == 0)
             continue;
         m[kept++] = m[i];
     }
