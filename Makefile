@@ -86,6 +86,12 @@ $(BUILD)/tests/test_runtime: tests/test_runtime.c $(TEST_SUPPORT) $(EMBED_OBJ) $
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(TEST_SUPPORT) \
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
+# Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
+$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(TEST_SUPPORT) $(MODULE_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) \
+	  $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC_LIB) $(PKG_LIBS) -lcmocka -lm
