@@ -117,9 +117,19 @@ test: deps
 test-only:
 	BUILD=$(BUILD) tests/run_all.sh
 
+# The main job: the default policy on the example request, then the example
+# GCS log stream through `vmutils gcs-logs` (when that command is built: it
+# then accepts an empty stream).
 run: deps
 	$(MAKE) all
-	$(RUNTIME) run scripts/main.lua
+	@echo "== vmutils policy scripts/policies/lcow.lua examples/lcow-request.json"
+	@$(RUNTIME) policy scripts/policies/lcow.lua examples/lcow-request.json
+	@if $(RUNTIME) gcs-logs </dev/null >/dev/null 2>&1; then \
+	  echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"; \
+	  $(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log; \
+	else \
+	  echo "== (vmutils gcs-logs is not built yet: examples/gcs.log not forwarded)"; \
+	fi
 
 sanitize: deps
 	$(MAKE) BUILD=build/asan SAN=1 all
