@@ -623,6 +623,16 @@ size_t vmu_go_rfc3339(const vmu_time *t, bool nano, char *dst)
 
 /* The abbreviation of the host's zone at `unix_sec` if its offset there is
  * `offset` (Go then parses the time into Local), else 0 bytes. */
+#if defined(_WIN32)
+/* No tm_gmtoff or tm_zone there: the zone prints as its offset. */
+static size_t local_zone_name(int64_t unix_sec, int32_t offset, char *name)
+{
+    (void)unix_sec;
+    (void)offset;
+    (void)name;
+    return 0;
+}
+#else
 static size_t local_zone_name(int64_t unix_sec, int32_t offset, char *name)
 {
     time_t when = (time_t)unix_sec;
@@ -634,6 +644,7 @@ static size_t local_zone_name(int64_t unix_sec, int32_t offset, char *name)
     memcpy(name, local.tm_zone, n);
     return n;
 }
+#endif
 
 size_t vmu_go_time_string(const vmu_time *t, char *dst)
 {
