@@ -15,7 +15,11 @@ int main(void)
     vmu_logger_set_format(logger, VMU_LOG_JSON);
     vmu_logger_set_stream(logger, stdout);
 
+    /* An odd size is rounded up to 2 MB alignment, with hcsshim's warning. */
+    uint64_t memory_mb = vmu_normalize_memory_size(logger, "example-vm", 10, 4095);
+
     vmu_field fields[] = {
+        vmu_field_uint("memory-mb", memory_mb),
         vmu_field_str("uvm-id", "example-vm"),
         vmu_field_uint("vpmem-count", VMU_DEFAULT_VPMEM_COUNT),
         vmu_field_str("version", vmu_version()),

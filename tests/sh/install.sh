@@ -24,6 +24,8 @@ check "it resolved the installed libvmutils.so" \
   "LD_LIBRARY_PATH=$tmp/prefix/lib ldd $tmp/hello | grep -q \"$tmp/prefix/lib/libvmutils.so.0\""
 check "its log record is logrus JSON" \
   "grep -q '\"msg\":\"vmutils linked\"' $tmp/hello.out && grep -q '\"uvm-id\":\"example-vm\"' $tmp/hello.out"
+check "the sizing call logged its warning and rounded up" \
+  "grep -q 'Changing user requested MemorySizeInMB to align to 2MB' $tmp/hello.out && grep -q '\"memory-mb\":4096' $tmp/hello.out"
 check "the installed Lua module loads" \
   "lua5.4 -e 'package.cpath=\"$tmp/prefix/lib/lua/5.4/?.so;\"..package.cpath; local v=require\"vmutils\"; assert(v._VERSION:match(\"^vmutils \"))'"
 check "DESTDIR stages the same tree" \
