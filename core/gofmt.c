@@ -1067,7 +1067,7 @@ int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
 {
     /* Room for the common case, nothing to escape; each escape below makes
      * sure of room for itself, the rest of the input and the closing quote. */
-    if (vmu_buf_reserve(out, len + 2) != 0)
+    if (len > SIZE_MAX / 2 || vmu_buf_reserve(out, len + 2) != 0)
         return -1;
     const unsigned char *u = (const unsigned char *)s;
     char *d = out->data;
