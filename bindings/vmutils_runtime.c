@@ -173,6 +173,9 @@ static int setup_state(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
 
     vmu_sandbox_init(L);
+    /* Evaluations make short-lived garbage next to a large, long-lived heap
+     * (the libraries): generational collection leaves the old part alone. */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "vmutils_runtime_internal.h"
 
 #define MAX_DEPTH 128
+#define SMALL_OBJECT 16 /* keys sorted on the C stack; larger objects use the heap */
 
 typedef struct json_key {
     const char *text;
@@ -250,10 +251,11 @@ static void encode_table(encoder *e, int idx, int depth)
         return;
     }
 
-    /* The key array lives in a userdata so that an error anywhere below
-     * leaves nothing to free. */
-    json_key *keys = count ? lua_newuserdatauv(L, count * sizeof *keys, 0) : NULL;
-    int keys_slot = lua_gettop(L);
+    /* The keys of a small object live on the C stack, those of a large one
+     * in a userdata: either way an error below leaves nothing to free. */
+    json_key small_keys[SMALL_OBJECT];
+    int top = lua_gettop(L);
+    json_key *keys = count <= SMALL_OBJECT ? small_keys : lua_newuserdatauv(L, count * sizeof *keys, 0);
     size_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -294,7 +296,7 @@ static void encode_table(encoder *e, int idx, int depth)
     if (n > 0)
         newline(e, depth);
     putc_(e, '}');
-    lua_settop(L, keys_slot - (count ? 1 : 0));
+    lua_settop(L, top);
 }
 
 static void encode_value(encoder *e, int idx, int depth)

@@ -131,38 +131,43 @@ static const char *go_arch(void)
     return "amd64";
 }
 
-static void default_integer(lua_State *L, int host, const char *name, lua_Integer value)
+/* The host facts the request leaves out come from this machine; each is
+ * looked up only when missing (each costs a system call or a file read). */
+typedef enum host_fact { FACT_OS_BUILD, FACT_PROCESSORS, FACT_ARCH, FACT_CWD } host_fact;
+
+static void push_host_fact(lua_State *L, host_fact fact)
 {
-    int type = lua_getfield(L, host, name);
-    if (is_null(L, -1)) {
-        lua_pushinteger(L, value);
-        lua_setfield(L, host, name);
-    } else if (type != LUA_TNUMBER || !lua_isinteger(L, -1)) {
-        int integral_float = 0;
-        if (type == LUA_TNUMBER) {
-            lua_Integer n;
-            lua_Number f = lua_tonumber(L, -1);
-            integral_float = f == floor(f) && lua_numbertointeger(f, &n);
-            if (integral_float) {
-                lua_pushinteger(L, n);
-                lua_setfield(L, host, name);
-            }
-        }
-        if (!integral_float)
-            luaL_error(L, "request: host.%s must be an integer, got %s", name,
-                       luaL_typename(L, -1));
+    switch (fact) {
+    case FACT_OS_BUILD:
+        lua_pushinteger(L, NON_WINDOWS_OS_BUILD);
+        break;
+    case FACT_PROCESSORS: {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        lua_pushinteger(L, cpus > 0 ? cpus : 1);
+        break;
     }
-    lua_pop(L, 1);
+    case FACT_ARCH:
+        lua_pushstring(L, go_arch());
+        break;
+    case FACT_CWD: {
+        char cwd[4096];
+        lua_pushstring(L, getcwd(cwd, sizeof cwd) ? cwd : "/");
+        break;
+    }
+    }
 }
 
-static void default_string(lua_State *L, int host, const char *name, const char *value)
+static void default_fact(lua_State *L, int host, const char *name, host_fact fact, int want_type)
 {
     int type = lua_getfield(L, host, name);
     if (is_null(L, -1)) {
-        lua_pushstring(L, value);
+        push_host_fact(L, fact);
         lua_setfield(L, host, name);
-    } else if (type != LUA_TSTRING) {
+    } else if (want_type == LUA_TSTRING && type != LUA_TSTRING) {
         luaL_error(L, "request: host.%s must be a string, got %s", name, luaL_typename(L, -1));
+    } else if (want_type == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+        /* integerize() already turned integral floats into integers */
+        luaL_error(L, "request: host.%s must be an integer, got %s", name, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
 }
@@ -179,12 +184,10 @@ static void fill_host(lua_State *L, int request)
         luaL_error(L, "request: host must be an object, got %s", luaL_typename(L, -1));
     }
     int host = lua_gettop(L);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    default_integer(L, host, "os_build", NON_WINDOWS_OS_BUILD);
-    default_integer(L, host, "logical_processor_count", cpus > 0 ? cpus : 1);
-    default_string(L, host, "arch", go_arch());
-    char cwd[4096];
-    default_string(L, host, "cwd", getcwd(cwd, sizeof cwd) ? cwd : "/");
+    default_fact(L, host, "os_build", FACT_OS_BUILD, LUA_TNUMBER);
+    default_fact(L, host, "logical_processor_count", FACT_PROCESSORS, LUA_TNUMBER);
+    default_fact(L, host, "arch", FACT_ARCH, LUA_TSTRING);
+    default_fact(L, host, "cwd", FACT_CWD, LUA_TSTRING);
     lua_pop(L, 1);
 }
 
@@ -203,13 +206,53 @@ static void unmarshal_options(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* The proto3 defaults, made once per state by unmarshal_runtime_options(nil)
+ * and copied for each request (copying is several times cheaper). */
+static const char key_default_options = 'o';
+
+/* Pushes a copy of the table at idx, its nested tables copied too. */
+static void push_copy(lua_State *L, int idx, int depth)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 4, "options");
+    int fields = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        fields++;
+    }
+    lua_createtable(L, 0, fields);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_istable(L, -1) && depth < 4) {
+            push_copy(L, -1, depth + 1);
+            lua_remove(L, -2);
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
+static void push_default_options(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_default_options) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        unmarshal_options(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &key_default_options);
+    }
+    push_copy(L, -1, 0);
+    lua_remove(L, -2);
+}
+
 static void decode_options(lua_State *L, int request)
 {
     lua_getfield(L, request, "options");
     int given = lua_gettop(L);
     if (is_null(L, given)) {
-        lua_pushnil(L);
-        unmarshal_options(L);
+        push_default_options(L);
     } else if (lua_type(L, given) == LUA_TSTRING) {
         push_base64_decoded(L, given, "options");
         unmarshal_options(L);
@@ -233,8 +276,7 @@ static void decode_options(lua_State *L, int request)
     } else if (lua_istable(L, given)) {
         lua_pop(L, 1); /* the nil type_url */
         /* Options written as a table: the given fields over proto3 defaults. */
-        lua_pushnil(L);
-        unmarshal_options(L);
+        push_default_options(L);
         lua_pushnil(L);
         while (lua_next(L, given)) {
             if (is_null(L, -1) || lua_type(L, -2) != LUA_TSTRING) {

@@ -23,6 +23,14 @@
 
 local vmutils = require "vmutils"
 
+-- Locals for the globals used per request: in the runtime's sandbox each
+-- global is a lookup through the read-only environment.
+local io, math, string, table, utf8 = io, math, string, table, utf8
+local ipairs, next, pairs, pcall, tostring, type = ipairs, next, pairs, pcall, tostring, type
+local format = string.format
+local INITRD_FILE, VHD_FILE = vmutils.INITRD_FILE, vmutils.VHD_FILE
+local KERNEL_FILE, UNCOMPRESSED_KERNEL_FILE = vmutils.KERNEL_FILE, vmutils.UNCOMPRESSED_KERNEL_FILE
+
 local log = log or {
   warning = function(msg, fields)
     local parts = {}
@@ -85,7 +93,7 @@ local function go_quote(s)
       out[#out + 1] = named[c]
       i = i + 1
     elseif c < 0x20 or c == 0x7f then
-      out[#out + 1] = string.format("\\x%02x", c)
+      out[#out + 1] = format("\\x%02x", c)
       i = i + 1
     elseif c < 0x80 then
       out[#out + 1] = string.char(c)
@@ -96,13 +104,13 @@ local function go_quote(s)
       local ok, cp = pcall(utf8.codepoint, seq)
       if len > 1 and ok and utf8.len(seq) == 1 then
         if cp < 0xA0 then
-          out[#out + 1] = string.format("\\u%04x", cp) -- C1 controls are not printable
+          out[#out + 1] = format("\\u%04x", cp) -- C1 controls are not printable
         else
           out[#out + 1] = seq
         end
         i = i + len
       else
-        out[#out + 1] = string.format("\\x%02x", c)
+        out[#out + 1] = format("\\x%02x", c)
         i = i + 1
       end
     end
@@ -112,7 +120,7 @@ local function go_quote(s)
 end
 
 local function num_error(fn, s, what)
-  return string.format("strconv.%s: parsing %s: %s", fn, go_quote(s), what)
+  return format("strconv.%s: parsing %s: %s", fn, go_quote(s), what)
 end
 
 -- The digits of a base-10 unsigned value no larger than `max`: the value, or
@@ -212,15 +220,17 @@ end
 
 -- ParseAnnotationCommaSeparatedUint32/Uint64: the whole list or the default;
 -- only the uint64 variant warns, as in hcsshim.
+local NO_VALUES = {} -- read only: handed to prepare_vnuma_topology
+
 local function annotation_list(a, key, bits)
   local cs = a[key]
-  if cs == nil or cs == "" then return {} end
+  if cs == nil or cs == "" then return NO_VALUES end
   local values = {}
   for item in (cs .. ","):gmatch("([^,]*),") do
     local n, err = parse_uint(item, bits)
     if n == nil then
       if bits == 64 then warn_unparsable(key, cs, "uint64", err) end
-      return {}
+      return NO_VALUES
     end
     values[#values + 1] = n
   end
@@ -230,7 +240,13 @@ end
 ---------------------------------------------------------------------------
 -- Paths and files, as Go's path/filepath and os see them on a '/' system.
 
+-- filepath.Clean. Boot paths are nearly always clean already: the check
+-- that says so is much cheaper than rebuilding them.
 local function clean(p)
+  if p:byte(1) == 47 and not p:find("//", 1, true) and not p:find("/.", 1, true)
+      and (p:byte(-1) ~= 47 or p == "/") then
+    return p
+  end
   if p == "" then return "." end
   local rooted = p:sub(1, 1) == "/"
   local parts = {}
@@ -249,6 +265,7 @@ local function clean(p)
   return out == "" and "." or out
 end
 
+-- filepath.Join
 local function join(a, b)
   if a == "" then return b == "" and "" or clean(b) end
   if b == "" then return clean(a) end
@@ -289,7 +306,7 @@ local function integer_option(opts, name, min, max)
   local v = opts[name]
   if v == nil then return 0 end
   if math.type(v) ~= "integer" or v < min or v > max then
-    return nil, string.format("options.%s must be an integer in [%d, %d]", name, min, max)
+    return nil, format("options.%s must be an integer in [%d, %d]", name, min, max)
   end
   return v
 end
@@ -336,7 +353,7 @@ local function parse_resource_partition(a, processor)
   local id = annotation_string(a, A.ResourcePartitionID, "")
   if id == "" then return "" end
   if not is_guid(id) then
-    return nil, string.format("failed to parse resource_partition_id %s to GUID: invalid GUID %s",
+    return nil, format("failed to parse resource_partition_id %s to GUID: invalid GUID %s",
       go_quote(id), go_quote(id))
   end
   if processor.CpuGroup then
@@ -404,7 +421,7 @@ local function resolve_boot_files_path(opts, a, host)
   root = abs(root, host.cwd)
   local ok, err = stat(root)
   if not ok then
-    return nil, string.format("boot_files_root_path %s not found: %s", go_quote(root), err)
+    return nil, format("boot_files_root_path %s not found: %s", go_quote(root), err)
   end
   return root
 end
@@ -413,8 +430,8 @@ local function parse_boot(opts, a, host)
   local root, err = resolve_boot_files_path(opts, a, host)
   if not root then return nil, nil, err end
 
-  local rootfs = vmutils.INITRD_FILE
-  if file_exists(root, vmutils.VHD_FILE) then rootfs = vmutils.VHD_FILE end
+  local rootfs = INITRD_FILE
+  if file_exists(root, VHD_FILE) then rootfs = VHD_FILE end
 
   -- Hyper-V has no kernel direct boot on arm64 yet.
   local kernel_direct_supported = host.os_build >= BUILD_KERNEL_DIRECT and host.arch ~= "arm64"
@@ -425,17 +442,17 @@ local function parse_boot(opts, a, host)
 
   local kernel
   if kernel_direct then
-    if file_exists(root, vmutils.UNCOMPRESSED_KERNEL_FILE) then
-      kernel = vmutils.UNCOMPRESSED_KERNEL_FILE
-    elseif file_exists(root, vmutils.KERNEL_FILE) then
-      kernel = vmutils.KERNEL_FILE
+    if file_exists(root, UNCOMPRESSED_KERNEL_FILE) then
+      kernel = UNCOMPRESSED_KERNEL_FILE
+    elseif file_exists(root, KERNEL_FILE) then
+      kernel = KERNEL_FILE
     else
       return nil, nil, "kernel file not found in boot files path for kernel direct boot"
     end
   else
-    kernel = vmutils.KERNEL_FILE
+    kernel = KERNEL_FILE
     if not file_exists(root, kernel) then
-      return nil, nil, string.format("kernel file %s not found in boot files path: file does not exist",
+      return nil, nil, format("kernel file %s not found in boot files path: file does not exist",
         go_quote(kernel))
     end
   end
@@ -443,9 +460,9 @@ local function parse_boot(opts, a, host)
   local preferred = annotation_string(a, A.PreferredRootFSType, "")
   if preferred ~= "" then
     if preferred == "initrd" then
-      rootfs = vmutils.INITRD_FILE
+      rootfs = INITRD_FILE
     elseif preferred == "vhd" then
-      rootfs = vmutils.VHD_FILE
+      rootfs = VHD_FILE
     else
       return nil, nil, "invalid PreferredRootFSType: " .. preferred
     end
@@ -457,7 +474,7 @@ local function parse_boot(opts, a, host)
   local chipset
   if kernel_direct then
     chipset = { LinuxKernelDirect = { KernelFilePath = join(root, kernel) } }
-    if rootfs == vmutils.INITRD_FILE then
+    if rootfs == INITRD_FILE then
       chipset.LinuxKernelDirect.InitRdPath = join(root, rootfs)
     end
   else
@@ -476,7 +493,7 @@ local function parse_vpmem(a, host, fully_physically_backed, boot)
   local size = annotation_uint64(a, A.VPMemSize, vmutils.DEFAULT_VPMEM_SIZE_BYTES)
   if fully_physically_backed then count = 0 end
   if count > vmutils.MAX_VPMEM_COUNT then
-    return nil, string.format("VPMem device count cannot be greater than %d", vmutils.MAX_VPMEM_COUNT)
+    return nil, format("VPMem device count cannot be greater than %d", vmutils.MAX_VPMEM_COUNT)
   end
   if count > 0 and size % VPMEM_ALIGNMENT ~= 0 then
     return nil, "VPMemSizeBytes must be a multiple of 4096"
@@ -486,7 +503,7 @@ local function parse_vpmem(a, host, fully_physically_backed, boot)
   end
   if count == 0 then return false end
   local vpmem = { MaximumCount = count, MaximumSizeBytes = size }
-  if boot.rootfs == vmutils.VHD_FILE then
+  if boot.rootfs == VHD_FILE then
     -- The VHD root file system boots from the first VPMem device. (hcsshim
     -- means to pick "Vhdx" for .vhdx files, but compares the extension with
     -- its dot against "vhdx", so it is always "Vhd1".)
@@ -500,22 +517,26 @@ end
 -- The reference info files (internal/controller/vm): read from the boot
 -- files directory, base64-encoded.
 
+local REFERENCE_FILES = {
+  { A.LCOWReferenceInfoFile, "EncodedUVMReference", "failed to parse UVM reference info: " },
+  { A.UVMHashEnvelopeReferenceInfoFile, "EncodedUVMHashEnvelopeReference",
+    "failed to parse UVM hash envelope reference info: " },
+}
+
 local function parse_reference_info(a, root)
-  local confidential = {}
-  local pairs_to_read = {
-    { A.LCOWReferenceInfoFile, "EncodedUVMReference", "failed to parse UVM reference info: " },
-    { A.UVMHashEnvelopeReferenceInfoFile, "EncodedUVMHashEnvelopeReference",
-      "failed to parse UVM hash envelope reference info: " },
-  }
-  for _, p in ipairs(pairs_to_read) do
+  local confidential = false
+  for _, p in ipairs(REFERENCE_FILES) do
     local name = a[p[1]]
     if name ~= nil then
       local encoded, err = vmutils.parse_uvm_reference_info(root, name)
       if not encoded then return nil, p[3] .. err end
-      confidential[p[2]] = nonzero(encoded)
+      if encoded ~= "" then
+        confidential = confidential or {}
+        confidential[p[2]] = encoded
+      end
     end
   end
-  return next(confidential) and confidential or false
+  return confidential
 end
 
 ---------------------------------------------------------------------------
@@ -577,9 +598,8 @@ local function build(request)
   confidential, err = parse_reference_info(a, boot.root)
   if confidential == nil then return nil, err end
 
-  for _, t in ipairs({ processor, memory }) do
-    for k, v in pairs(t) do t[k] = nonzero(v) end
-  end
+  for k, v in pairs(processor) do processor[k] = nonzero(v) end
+  for k, v in pairs(memory) do memory[k] = nonzero(v) end
   return {
     VirtualMachine = {
       Chipset = chipset,
