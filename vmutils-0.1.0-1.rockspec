@@ -20,7 +20,6 @@ description = {
 A C11 port of the semantics of hcsshim's internal/vm/vmutils, with a Lua 5.4
 binding: processor and memory normalization, vNUMA topologies, runhcs runtime
 options, the GCS log pipeline and a logrus-compatible log system.]],
-   license = "MIT",
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
