@@ -20,6 +20,8 @@ description = {
 A C11 port of the semantics of hcsshim's internal/vm/vmutils, with a Lua 5.4
 binding: processor and memory normalization, vNUMA topologies, runhcs runtime
 options, the GCS log pipeline and a logrus-compatible log system.]],
+   -- The project has no LICENSE file yet; MIT as hcsshim and Lua are.
+   license = "MIT",
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
