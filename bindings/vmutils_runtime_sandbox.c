@@ -17,9 +17,8 @@ static const char key_protected = 'p';
 
 /* The base functions a policy gets unchanged. */
 static const char *const base_allowed[] = {
-    "assert", "error",    "ipairs",   "next",     "pairs",  "pcall",        "rawequal", "rawget",
-    "rawlen", "select",   "tonumber", "tostring", "type",   "xpcall",       "setmetatable",
-    "_VERSION", NULL};
+    "assert", "error",  "ipairs",   "next",     "pairs", "pcall",  "rawequal", "rawget",
+    "rawlen", "select", "tonumber", "tostring", "type",  "xpcall", "_VERSION", NULL};
 
 /* Library members left out: string.dump makes binary chunks; the cjson and
  * vmutils setters change state the host and the next evaluation share. */
@@ -167,6 +166,24 @@ static int sandbox_getmetatable(lua_State *L)
         return 1;
     }
     luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
+/* setmetatable without __gc: Lua runs finalizers with hooks off, so a
+ * finalizer would escape the instruction budget (and run at any later
+ * allocation, or when the host frees the runtime). */
+static int sandbox_setmetatable(lua_State *L)
+{
+    if (lua_istable(L, 2)) {
+        lua_pushliteral(L, "__gc");
+        int has_gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_gc)
+            return luaL_argerror(L, 2, "policies may not set __gc finalizers");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -382,6 +399,9 @@ void vmu_sandbox_push_env(lua_State *L)
     lua_setfield(L, globals, "print");
     lua_pushcfunction(L, sandbox_getmetatable);
     lua_setfield(L, globals, "getmetatable");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sandbox_setmetatable, 1);
+    lua_setfield(L, globals, "setmetatable");
     lua_pushcfunction(L, sandbox_rawset);
     lua_setfield(L, globals, "rawset");
     lua_pushcfunction(L, sandbox_require);

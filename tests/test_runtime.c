@@ -576,6 +576,11 @@ static const sandbox_case sandbox_cases[] = {
     {"library metatables hidden", "return { getmetatable(string) }", "[false]", NULL},
     {"setmetatable on libraries refused", "setmetatable(string, {}) return {}", NULL,
      "cannot change a protected metatable"},
+    {"no finalizers: they would run outside the budget",
+     "setmetatable({}, { __gc = function() while true do end end }) return {}", NULL,
+     "policies may not set __gc finalizers"},
+    {"__gc added later is inert", "local mt = {} local t = setmetatable({}, mt) "
+     "mt.__gc = function() while true do end end return { type(t) }", "[\"table\"]", NULL},
     {"own metatables work", "local t = setmetatable({}, { __index = { k = 5 } }) return { t.k }",
      "[5]", NULL},
     {"pairs over a library", "local n = 0 for k in pairs(math) do n = n + 1 end return { n > 20 }",
