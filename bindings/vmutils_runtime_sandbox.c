@@ -28,7 +28,7 @@ static const char *const vmutils_denied[] = {"set_log_level", "set_log_format", 
 static const char *const cjson_allowed[] = {"encode", "decode", "null", "empty_array", "array_mt",
                                             "empty_array_mt", "_NAME", "_VERSION", NULL};
 static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "getenv", NULL};
-static const char *const io_allowed[] = {"lines", "type", NULL};
+static const char *const io_allowed[] = {"type", NULL};
 
 static int in_list(const char *const *list, const char *name)
 {
@@ -132,6 +132,17 @@ static int sandbox_io_open(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, 2, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* io.lines of a named file only: without a name it would read the host's
+ * standard input. */
+static int sandbox_io_lines(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
 }
 
@@ -358,6 +369,9 @@ void vmu_sandbox_init(lua_State *L)
     lua_getfield(L, -2, "open");
     lua_pushcclosure(L, sandbox_io_open, 1);
     lua_setfield(L, -2, "open");
+    lua_getfield(L, -2, "lines");
+    lua_pushcclosure(L, sandbox_io_lines, 1);
+    lua_setfield(L, -2, "lines");
     lua_remove(L, -2);
     add_library(L, libraries, "io");
 

@@ -558,6 +558,10 @@ static const sandbox_case sandbox_cases[] = {
      "policies may open files for reading only"},
     {"append refused", "return { io.open('/tmp/vmutils-sandbox-test', 'a+') }", NULL,
      "policies may open files for reading only"},
+    {"io.lines needs a file name", "for l in io.lines() do end return {}", NULL,
+     "bad argument #1 to 'lines' (string expected, got no value)"},
+    {"io.lines of a file", "local n = 0 for l in io.lines('/proc/self/status') do n = n + 1 end "
+     "return { n > 0 }", "[true]", NULL},
     {"reading allowed", "local f = io.open('/dev/null') local ok = f ~= nil f:close() return { ok }",
      "[true]", NULL},
     {"other C modules refused", "return require 'lfs'", NULL, "module 'lfs' is not available to policies"},
