@@ -17,13 +17,17 @@ STARTUP_RUNS=${2:-300}
 make -s BUILD="$BUILD" "$BUILD/vmutils" "$BUILD/libvmutils.a" >/dev/null
 
 # The bench program links what an embedding host links: the runtime's
-# objects, the module's objects, the core and Lua.
+# objects, the module's objects, the core and Lua; Lua statically when the
+# static library is there (as Debian's own lua5.4 links it: no PLT between the
+# host and the interpreter).
+lua_static=$(pkg-config --variable=libdir lua5.4 2>/dev/null)/liblua5.4.a
+if [ -f "$lua_static" ]; then lua_libs=$lua_static; else lua_libs=$(pkg-config --libs lua5.4); fi
 embed_obj=$(ls bindings/vmutils_runtime*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 module_obj=$(ls bindings/lua_*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 mkdir -p "$BUILD/bench"
 cc -std=c11 -O2 -D_GNU_SOURCE -Icore/include -Ibindings $(pkg-config --cflags lua5.4) \
   -o "$BUILD/bench/policy_bench" bench/policy_bench.c $embed_obj $module_obj "$BUILD/libvmutils.a" \
-  $(pkg-config --libs yajl libprotobuf-c lua5.4) -Wl,-E -lm -ldl -pthread
+  "$lua_libs" $(pkg-config --libs yajl libprotobuf-c) -Wl,-E -lm -ldl -pthread
 
 echo "== policy evaluations (scripts/policies/lcow.lua on examples/lcow-request.json, one process)"
 "$BUILD/bench/policy_bench" scripts/policies/lcow.lua examples/lcow-request.json "$SECONDS_PER_RUN" |
