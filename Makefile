@@ -118,17 +118,17 @@ test-only:
 	BUILD=$(BUILD) tests/run_all.sh
 
 # The main job: the default policy on the example request, then the example
-# GCS log stream through `vmutils gcs-logs` (when that command is built: it
-# then accepts an empty stream).
+# GCS log stream through `vmutils gcs-logs` (once that command is built; the
+# stream ends with a guest panic, so its exit status is shown, not fatal).
 run: deps
 	$(MAKE) all
 	@echo "== vmutils policy scripts/policies/lcow.lua examples/lcow-request.json"
 	@$(RUNTIME) policy scripts/policies/lcow.lua examples/lcow-request.json
-	@if $(RUNTIME) gcs-logs </dev/null >/dev/null 2>&1; then \
-	  echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"; \
-	  $(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log; \
-	else \
+	@if $(RUNTIME) gcs-logs </dev/null 2>&1 | grep -q 'not built yet'; then \
 	  echo "== (vmutils gcs-logs is not built yet: examples/gcs.log not forwarded)"; \
+	else \
+	  echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"; \
+	  $(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log || echo "(vmutils gcs-logs exited with status $$?)"; \
 	fi
 
 sanitize: deps
