@@ -81,14 +81,14 @@ static void take_error(vmu_runtime *rt, int status)
     lua_State *L = rt->L;
     size_t len = 0;
     const char *msg = NULL;
-    if (status == LUA_ERRMEM)
-        msg = VMU_RUNTIME_ERR_MEMORY, len = strlen(msg);
-    else if (lua_type(L, -1) == LUA_TSTRING)
+    if (status == LUA_ERRMEM) {
+        msg = VMU_RUNTIME_ERR_MEMORY;
+        len = strlen(msg);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
         msg = lua_tolstring(L, -1, &len);
-    else if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-        msg = lua_tolstring(L, -1, &len);
-        lua_remove(L, -2);
     } else {
+        /* No __tostring: outside the policy call there is neither a budget
+         * nor protection to run the policy's code under. */
         msg = "(error object is not a string)";
         len = strlen(msg);
     }

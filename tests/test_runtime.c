@@ -249,6 +249,10 @@ static void test_rejection_and_errors(void **state)
     assert_failure("return function() error('boom') end", VMU_RUNTIME_ERROR, "test:1: boom");
     assert_failure("return function() error({}) end", VMU_RUNTIME_ERROR,
                    "(error object is not a string)");
+    /* An error object's __tostring is not run: it would run unbudgeted. */
+    assert_failure("return function() error(setmetatable({}, { __tostring = function() "
+                   "while true do end end })) end",
+                   VMU_RUNTIME_ERROR, "(error object is not a string)");
     assert_failure("return function() return 'text' end", VMU_RUNTIME_ERROR,
                    "policy returned a string, not a document table");
     assert_failure("return function() local t = {} t.t = t return t end", VMU_RUNTIME_ERROR,
