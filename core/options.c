@@ -220,6 +220,11 @@ static ProtobufCMessage *unpack_like_go(const ProtobufCMessageDescriptor *desc,
     for (size_t i = 0; i < scan->base.n_unknown_fields; i++) {
         ProtobufCMessageUnknownField *f = &scan->base.unknown_fields[i];
         if (f->tag > MAX_FIELD_NUMBER || varint_overflows(f)) {
+            /* Entries [kept, i) were moved down or freed already: only the
+             * kept ones and those not yet looked at still own their data. */
+            for (size_t rest = i; rest < scan->base.n_unknown_fields; rest++)
+                scan->base.unknown_fields[kept++] = scan->base.unknown_fields[rest];
+            scan->base.n_unknown_fields = kept;
             vmutils__wire__field_scan__free_unpacked(scan, &plain_allocator);
             vmu_err_set(err, ERR_INVALID_WIRE);
             return NULL;
@@ -616,6 +621,10 @@ static int append_packed(const ProtobufCMessage *m, vmu_buf *out, vmu_err *err)
     size_t size = protobuf_c_message_get_packed_size(m);
     if (vmu_buf_reserve(out, size) != 0)
         return vmu_err_set(err, "out of memory");
+    /* An empty message packs to nothing, and an empty buffer has no data
+     * pointer to offset (NULL + 0 is undefined in C). */
+    if (size == 0)
+        return 0;
     out->len += protobuf_c_message_pack(m, (uint8_t *)out->data + out->len);
     return 0;
 }
