@@ -1,0 +1,739 @@
+/* The value builder of the GCS decoder: yajl's SAX callbacks turn each
+ * top-level JSON value of the stream into vmu_values in a reused arena, and
+ * hand the finished value to the stream decoder.
+ *
+ * yajl is fed the stream in slices as it arrives and validates it as Go's
+ * scanner does (same grammar; the two differences, \v and \f as white space
+ * and no depth limit, are handled by the caller and by the depth check
+ * here). Positions come from yajl_get_bytes_consumed inside a callback,
+ * which is the offset just past the token being reported. The raw bytes of
+ * the value in progress are kept ("carry") only when it spans slices, so
+ * that Go's rules that look at raw text (time parsing, the raw entry of a
+ * bad entry) see exactly the input bytes.
+ *
+ * Strings: yajl passes an unescaped string that lies within the slice as a
+ * pointer into it; those are checked for UTF-8 and copied. Anything else
+ * (escapes, or a token spanning slices) is decoded again from its raw bytes
+ * by Go's unquote rules, because yajl's own decoding of lone surrogates
+ * differs from Go's. */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcs_internal.h"
+#include "gofmt.h"
+
+/* ---- arena ---- */
+
+#define ARENA_BLOCK (64u * 1024u)
+
+void *gcs_arena_alloc(gcs_arena *a, size_t size)
+{
+    size = (size + (sizeof(max_align_t) - 1)) & ~(sizeof(max_align_t) - 1);
+    gcs_arena_block *b = a->current;
+    if (b && b->size - b->used >= size) {
+        void *p = (char *)b->data + b->used;
+        b->used += size;
+        return p;
+    }
+    /* Next block in the chain, if one is big enough; else a new one. */
+    if (b && b->next && b->next->size >= size) {
+        b = b->next;
+        b->used = size;
+        a->current = b;
+        return b->data;
+    }
+    size_t want = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+    if (want > SIZE_MAX - sizeof(gcs_arena_block))
+        return NULL;
+    gcs_arena_block *nb = vmu_malloc(sizeof(gcs_arena_block) + want);
+    if (!nb)
+        return NULL;
+    nb->size = want;
+    nb->used = size;
+    if (!b) {
+        nb->next = NULL;
+        a->first = nb;
+    } else {
+        nb->next = b->next;
+        b->next = nb;
+    }
+    a->current = nb;
+    return nb->data;
+}
+
+void gcs_arena_reset(gcs_arena *a)
+{
+    if (!a->first)
+        return;
+    /* Keep the first block for the next entry; blocks that only a large
+     * entry needed go back, so memory follows the typical entry. */
+    gcs_arena_block *b = a->first->next;
+    while (b) {
+        gcs_arena_block *next = b->next;
+        vmu_free(b);
+        b = next;
+    }
+    a->first->next = NULL;
+    a->first->used = 0;
+    a->current = a->first;
+}
+
+void gcs_arena_free(gcs_arena *a)
+{
+    gcs_arena_block *b = a->first;
+    while (b) {
+        gcs_arena_block *next = b->next;
+        vmu_free(b);
+        b = next;
+    }
+    a->first = a->current = NULL;
+}
+
+static char *arena_copy(gcs_arena *a, const char *s, size_t len)
+{
+    char *p = gcs_arena_alloc(a, len ? len : 1);
+    if (p && len)
+        memcpy(p, s, len);
+    return p;
+}
+
+/* ---- numbers ---- */
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* strconv.ParseFloat(s, 64) of a JSON number: correctly rounded. Numbers
+ * of up to 15 significant digits with a small exponent are exact in one
+ * IEEE operation (Clinger's fast path); the rest go to strtod in the C
+ * locale. *overflow is set when Go would report ErrRange (infinite). */
+static double parse_number(const char *s, size_t len, bool *overflow)
+{
+    *overflow = false;
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    uint64_t mant = 0;
+    int digits = 0;
+    int exp10 = 0;
+    bool fast = true;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (mant == 0 && s[i] == '0')
+            continue; /* leading zeros */
+        if (++digits > 15) {
+            fast = false;
+            break;
+        }
+        mant = mant * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (fast && i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (mant == 0 && s[i] == '0') {
+                exp10--;
+                continue;
+            }
+            if (++digits > 15) {
+                fast = false;
+                break;
+            }
+            mant = mant * 10 + (uint64_t)(s[i] - '0');
+            exp10--;
+        }
+    }
+    if (fast && i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        int e = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (e > 100000)
+                fast = false;
+            else
+                e = e * 10 + (s[i] - '0');
+        }
+        exp10 += eneg ? -e : e;
+    }
+    if (fast && i == len) {
+        double d = (double)mant;
+        if (mant == 0)
+            return neg ? -0.0 : 0.0;
+        if (exp10 >= 0 && exp10 <= 22)
+            return neg ? -(d * exact_pow10[exp10]) : d * exact_pow10[exp10];
+        if (exp10 < 0 && exp10 >= -22)
+            return neg ? -(d / exact_pow10[-exp10]) : d / exact_pow10[-exp10];
+    }
+    pthread_once(&c_locale_once, c_locale_init);
+    char stack[64];
+    char *text = len < sizeof stack ? stack : vmu_malloc(len + 1);
+    if (!text) {
+        /* Without memory for a copy the value cannot be read exactly; a
+         * finite stand-in keeps the entry (the text is still in the input). */
+        return 0.0;
+    }
+    memcpy(text, s, len);
+    text[len] = '\0';
+    double d = c_locale ? strtod_l(text, NULL, c_locale) : strtod(text, NULL);
+    if (text != stack)
+        vmu_free(text);
+    *overflow = isinf(d);
+    return d;
+}
+
+/* ---- the parser ---- */
+
+static inline uint64_t consumed_pos(const gcs_parser *p)
+{
+    return p->feed_off + yajl_get_bytes_consumed(p->yajl);
+}
+
+uint64_t gcs_parser_value_start(gcs_parser *p, size_t upto)
+{
+    if (p->carry.len > 0)
+        return p->carry_off;
+    size_t from = p->scan_pos > p->feed_off ? (size_t)(p->scan_pos - p->feed_off) : 0;
+    for (size_t i = from; i < upto; i++)
+        if (!gcs_json_space(p->feed[i]))
+            return p->feed_off + i;
+    return UINT64_MAX;
+}
+
+const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto)
+{
+    if (p->carry.len == 0)
+        return p->feed + (from - p->feed_off);
+    if (upto > p->carry_synced) {
+        if (vmu_buf_append(&p->carry, p->feed + p->carry_synced, upto - p->carry_synced) != 0)
+            return NULL;
+        p->carry_synced = upto;
+    }
+    return (const uint8_t *)p->carry.data + (from - p->carry_off);
+}
+
+int gcs_parser_carry_tail(gcs_parser *p)
+{
+    uint64_t vs = gcs_parser_value_start(p, p->feed_len);
+    if (vs == UINT64_MAX)
+        return 0;
+    size_t from;
+    if (p->carry.len == 0) {
+        p->carry_off = vs;
+        from = (size_t)(vs - p->feed_off);
+    } else {
+        from = p->carry_synced;
+    }
+    if (p->feed_len > from && vmu_buf_append(&p->carry, p->feed + from, p->feed_len - from) != 0)
+        return -1;
+    p->carry_synced = p->feed_len;
+    return 0;
+}
+
+static void clear_value(gcs_parser *p)
+{
+    p->depth = 0;
+    p->top = GCS_TOP_NONE;
+    p->node_count = 0;
+    p->std_count = 0;
+    p->pending_std = GCS_STD_NONE;
+    p->map_error = NULL;
+    p->map_error_len = 0;
+    p->scalar_error = NULL;
+    gcs_arena_reset(&p->arena);
+}
+
+void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos)
+{
+    clear_value(p);
+    p->scan_pos = new_scan_pos;
+    p->carry.len = 0;
+    p->carry.failed = 0;
+    p->carry_synced = 0;
+    /* A huge value must not pin its copy for the stream's lifetime. */
+    if (p->carry.cap > 256u * 1024u)
+        vmu_buf_free(&p->carry);
+    if (p->node_cap > 16384) {
+        vmu_free(p->nodes);
+        p->nodes = NULL;
+        p->node_cap = 0;
+    }
+}
+
+static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = vmu_realloc(*ptr, n * elem);
+    if (!q)
+        return -1;
+    *ptr = q;
+    *cap = n;
+    return 0;
+}
+
+static int stop(gcs_parser *p, int why)
+{
+    p->stop = why;
+    return 0;
+}
+
+/* A new node on the stack, for a member (key set) or an array item. */
+static vmu_field *push_node(gcs_parser *p)
+{
+    if (p->node_count == p->node_cap &&
+        grow((void **)&p->nodes, &p->node_cap, p->node_count + 1, sizeof *p->nodes) != 0)
+        return NULL;
+    vmu_field *f = &p->nodes[p->node_count++];
+    f->key = NULL;
+    f->key_len = 0;
+    f->value.kind = VMU_VALUE_NULL;
+    return f;
+}
+
+vmu_field *gcs_parser_push_node(gcs_parser *p) { return push_node(p); }
+
+/* The node that receives a value in the innermost open container: the
+ * member whose key came last, or a new array item. SIZE_MAX on OOM. */
+static size_t value_slot(gcs_parser *p)
+{
+    if (p->frames[p->depth - 1].is_object)
+        return p->node_count - 1;
+    if (!push_node(p))
+        return SIZE_MAX;
+    return p->node_count - 1;
+}
+
+/* The position of the opening quote of the string whose closing quote is
+ * raw[len-1]: the nearest quote before it not escaped by an odd run of
+ * backslashes (inside a valid string every quote is escaped). */
+static size_t open_quote(const uint8_t *raw, size_t len)
+{
+    size_t j = len - 1;
+    for (;;) {
+        const uint8_t *q = memrchr(raw, '"', j);
+        j = (size_t)(q - raw);
+        size_t k = j;
+        while (k > 0 && raw[k - 1] == '\\')
+            k--;
+        if (((j - k) & 1) == 0)
+            return j;
+    }
+}
+
+/* Decodes the string yajl reports (s, len) into the arena, Go's way, and
+ * gives its raw token (quotes included). 0, or -1 on OOM. */
+static int take_string(gcs_parser *p, const unsigned char *s, size_t len, const char **out,
+                       size_t *out_len, const uint8_t **raw, size_t *raw_len)
+{
+    if (s >= p->feed && s + len <= p->feed + p->feed_len) {
+        char *dst;
+        if (gcs_utf8_valid(s, len)) {
+            dst = arena_copy(&p->arena, (const char *)s, len);
+            *out_len = len;
+        } else {
+            dst = gcs_arena_alloc(&p->arena, len * 3);
+            if (dst)
+                *out_len = gcs_utf8_repair(dst, s, len);
+        }
+        if (!dst)
+            return -1;
+        *out = dst;
+        *raw = s - 1;
+        *raw_len = len + 2;
+        return 0;
+    }
+    uint64_t end = consumed_pos(p);
+    uint64_t vs = gcs_parser_value_start(p, (size_t)(end - p->feed_off));
+    const uint8_t *value = gcs_parser_raw(p, vs, (size_t)(end - p->feed_off));
+    if (!value)
+        return -1;
+    size_t value_len = (size_t)(end - vs);
+    size_t q = open_quote(value, value_len);
+    size_t body_len = value_len - q - 2;
+    char *dst = gcs_arena_alloc(&p->arena, body_len * 3 + 1);
+    if (!dst)
+        return -1;
+    *out_len = gcs_json_unquote(dst, value + q + 1, body_len);
+    *out = dst;
+    *raw = value + q;
+    *raw_len = value_len - q;
+    return 0;
+}
+
+static int set_error_text(gcs_parser *p, gcs_std_member *s, vmu_buf *text)
+{
+    if (text->failed)
+        return -1;
+    s->error = arena_copy(&p->arena, text->data ? text->data : "", text->len);
+    s->error_len = text->len;
+    return s->error ? 0 : -1;
+}
+
+/* How the value of a standard member decodes into the standard struct. */
+static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t raw_len)
+{
+    uint8_t which = p->pending_std;
+    p->pending_std = GCS_STD_NONE;
+    if (p->std_count == p->std_cap &&
+        grow((void **)&p->std, &p->std_cap, p->std_count + 1, sizeof *p->std) != 0)
+        return -1;
+    gcs_std_member *s = &p->std[p->std_count++];
+    const vmu_value *v = &p->nodes[slot].value;
+    s->member = (uint32_t)slot;
+    s->which = which;
+    s->exact = p->pending_std_exact;
+    s->error = NULL;
+    s->error_len = 0;
+    vmu_buf text;
+    vmu_buf_init(&text);
+    int rc = 0;
+    if (v->kind == VMU_VALUE_NULL) {
+        s->outcome = GCS_OUT_IGNORED;
+    } else if (which == GCS_STD_TIME) {
+        /* time.Time decodes itself from the raw text, whatever its type. */
+        int t = gcs_time_unmarshal_json(raw, raw_len, &s->time, &text);
+        if (t == -2)
+            rc = -1;
+        else if (t == 0)
+            s->outcome = GCS_OUT_SET;
+        else {
+            s->outcome = GCS_OUT_FAIL_NOW;
+            rc = set_error_text(p, s, &text);
+        }
+    } else if (v->kind == VMU_VALUE_STRING && which == GCS_STD_LEVEL) {
+        if (gcs_parse_level(v->as.str.ptr, v->as.str.len, &s->level) == 0) {
+            s->outcome = GCS_OUT_SET;
+        } else {
+            s->outcome = GCS_OUT_FAIL_NOW;
+            if (vmu_buf_puts(&text, "not a valid logrus Level: ") != 0 ||
+                vmu_format_go_quote(v->as.str.ptr, v->as.str.len, &text) != 0)
+                rc = -1;
+            else
+                rc = set_error_text(p, s, &text);
+        }
+    } else if (v->kind == VMU_VALUE_STRING) {
+        s->outcome = GCS_OUT_SET;
+    } else {
+        const char *kind = v->kind == VMU_VALUE_BOOL     ? "bool"
+                           : v->kind == VMU_VALUE_OBJECT ? "object"
+                           : v->kind == VMU_VALUE_ARRAY  ? "array"
+                                                         : "number";
+        s->outcome = GCS_OUT_FAIL_SAVED;
+        if (vmu_buf_printf(&text, "json: cannot unmarshal %s into Go struct field standard.%s of type %s",
+                           kind, which == GCS_STD_LEVEL ? "level" : "msg",
+                           which == GCS_STD_LEVEL ? "logrus.Level" : "string") != 0)
+            rc = -1;
+        else
+            rc = set_error_text(p, s, &text);
+    }
+    vmu_buf_free(&text);
+    return rc;
+}
+
+/* A member of the top-level object got its value. */
+static int member_done(gcs_parser *p, size_t slot, const uint8_t *raw, size_t raw_len)
+{
+    if (p->pending_std == GCS_STD_NONE)
+        return 1;
+    if (std_outcome(p, slot, raw, raw_len) != 0)
+        return stop(p, GCS_STOP_NOMEM);
+    return 1;
+}
+
+static int finish_top(gcs_parser *p)
+{
+    uint64_t end = consumed_pos(p);
+    uint64_t vs = gcs_parser_value_start(p, (size_t)(end - p->feed_off));
+    const uint8_t *raw = gcs_parser_raw(p, vs, (size_t)(end - p->feed_off));
+    if (!raw)
+        return stop(p, GCS_STOP_NOMEM);
+    int why = p->on_value(p->user, p, raw, (size_t)(end - vs));
+    if (p->keep_value)
+        return stop(p, GCS_STOP_AFTER_VALUE);
+    gcs_parser_drop_value(p, end);
+    if (why != GCS_STOP_NONE) {
+        p->stop_off = end;
+        return stop(p, why);
+    }
+    return 1;
+}
+
+static int top_scalar(gcs_parser *p, const char *type_error)
+{
+    p->top = type_error ? GCS_TOP_SCALAR : GCS_TOP_NULL;
+    p->scalar_error = type_error;
+    return finish_top(p);
+}
+
+static int cb_null(void *ctx)
+{
+    gcs_parser *p = ctx;
+    if (p->depth == 0)
+        return top_scalar(p, NULL);
+    if (p->top == GCS_TOP_ARRAY)
+        return 1;
+    size_t slot = value_slot(p);
+    if (slot == SIZE_MAX)
+        return stop(p, GCS_STOP_NOMEM);
+    p->nodes[slot].value.kind = VMU_VALUE_NULL;
+    return p->depth == 1 ? member_done(p, slot, (const uint8_t *)"null", 4) : 1;
+}
+
+static int cb_boolean(void *ctx, int b)
+{
+    gcs_parser *p = ctx;
+    if (p->depth == 0)
+        return top_scalar(p, gcs_type_error_bool);
+    if (p->top == GCS_TOP_ARRAY)
+        return 1;
+    size_t slot = value_slot(p);
+    if (slot == SIZE_MAX)
+        return stop(p, GCS_STOP_NOMEM);
+    p->nodes[slot].value.kind = VMU_VALUE_BOOL;
+    p->nodes[slot].value.as.b = b != 0;
+    if (p->depth != 1)
+        return 1;
+    return b ? member_done(p, slot, (const uint8_t *)"true", 4)
+             : member_done(p, slot, (const uint8_t *)"false", 5);
+}
+
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+    gcs_parser *p = ctx;
+    if (p->depth == 0)
+        return top_scalar(p, gcs_type_error_number);
+    if (p->top == GCS_TOP_ARRAY)
+        return 1;
+    size_t slot = value_slot(p);
+    if (slot == SIZE_MAX)
+        return stop(p, GCS_STOP_NOMEM);
+    bool overflow;
+    double d = parse_number(s, len, &overflow);
+    if (overflow && !p->map_error) {
+        /* The map decode of the entry saves this error and goes on. */
+        static const char head[] = "json: cannot unmarshal number ";
+        static const char tail[] = " into Go value of type float64";
+        size_t n = sizeof head - 1 + len + sizeof tail - 1;
+        char *text = gcs_arena_alloc(&p->arena, n);
+        if (!text)
+            return stop(p, GCS_STOP_NOMEM);
+        memcpy(text, head, sizeof head - 1);
+        memcpy(text + sizeof head - 1, s, len);
+        memcpy(text + sizeof head - 1 + len, tail, sizeof tail - 1);
+        p->map_error = text;
+        p->map_error_len = n;
+    }
+    p->nodes[slot].value.kind = VMU_VALUE_FLOAT;
+    p->nodes[slot].value.as.f = d;
+    return p->depth == 1 ? member_done(p, slot, (const uint8_t *)s, len) : 1;
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+    gcs_parser *p = ctx;
+    if (p->depth == 0)
+        return top_scalar(p, gcs_type_error_string);
+    if (p->top == GCS_TOP_ARRAY)
+        return 1;
+    size_t slot = value_slot(p);
+    if (slot == SIZE_MAX)
+        return stop(p, GCS_STOP_NOMEM);
+    const char *text;
+    size_t text_len;
+    const uint8_t *raw;
+    size_t raw_len;
+    if (take_string(p, s, len, &text, &text_len, &raw, &raw_len) != 0)
+        return stop(p, GCS_STOP_NOMEM);
+    vmu_value *v = &p->nodes[slot].value;
+    v->kind = VMU_VALUE_STRING;
+    v->as.str.ptr = text;
+    v->as.str.len = text_len;
+    return p->depth == 1 ? member_done(p, slot, raw, raw_len) : 1;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    gcs_parser *p = ctx;
+    if (p->top == GCS_TOP_ARRAY)
+        return 1;
+    vmu_field *f = push_node(p);
+    if (!f)
+        return stop(p, GCS_STOP_NOMEM);
+    const uint8_t *raw;
+    size_t raw_len;
+    if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
+        return stop(p, GCS_STOP_NOMEM);
+    if (p->depth == 1)
+        p->pending_std = (uint8_t)gcs_std_key(f->key, f->key_len, &p->pending_std_exact);
+    return 1;
+}
+
+static int open_container(gcs_parser *p, bool is_object)
+{
+    if (p->depth == 0) {
+        p->top = is_object ? GCS_TOP_OBJECT : GCS_TOP_ARRAY;
+        p->depth = 1;
+        if (is_object) {
+            if (!p->frames && grow((void **)&p->frames, &p->frame_cap, 16, sizeof *p->frames) != 0)
+                return stop(p, GCS_STOP_NOMEM);
+            p->frames[0].children_start = 0;
+            p->frames[0].slot = SIZE_MAX;
+            p->frames[0].is_object = true;
+        }
+        return 1;
+    }
+    if (p->depth >= GCS_MAX_DEPTH)
+        return stop(p, GCS_STOP_DEPTH);
+    if (p->top == GCS_TOP_ARRAY) {
+        p->depth++;
+        return 1;
+    }
+    size_t slot = value_slot(p);
+    if (slot == SIZE_MAX)
+        return stop(p, GCS_STOP_NOMEM);
+    if (p->depth == 1 && p->pending_std == GCS_STD_TIME)
+        p->std_value_start = consumed_pos(p) - 1;
+    if (grow((void **)&p->frames, &p->frame_cap, p->depth + 1, sizeof *p->frames) != 0)
+        return stop(p, GCS_STOP_NOMEM);
+    gcs_frame *f = &p->frames[p->depth++];
+    f->children_start = p->node_count;
+    f->slot = slot;
+    f->is_object = is_object;
+    /* The container's own value is filled in when it closes. */
+    p->nodes[slot].value.kind = is_object ? VMU_VALUE_OBJECT : VMU_VALUE_ARRAY;
+    return 1;
+}
+
+static int close_container(gcs_parser *p, bool is_object)
+{
+    if (p->depth == 1) {
+        if (!is_object)
+            p->scalar_error = gcs_type_error_array;
+        return finish_top(p);
+    }
+    if (p->top == GCS_TOP_ARRAY) {
+        p->depth--;
+        return 1;
+    }
+    gcs_frame *f = &p->frames[--p->depth];
+    size_t count = p->node_count - f->children_start;
+    vmu_value *v = &p->nodes[f->slot].value;
+    if (is_object) {
+        vmu_field *members = gcs_arena_alloc(&p->arena, count * sizeof *members + 1);
+        if (!members)
+            return stop(p, GCS_STOP_NOMEM);
+        memcpy(members, p->nodes + f->children_start, count * sizeof *members);
+        v->as.object.members = members;
+        v->as.object.count = count;
+    } else {
+        vmu_value *items = gcs_arena_alloc(&p->arena, count * sizeof *items + 1);
+        if (!items)
+            return stop(p, GCS_STOP_NOMEM);
+        for (size_t i = 0; i < count; i++)
+            items[i] = p->nodes[f->children_start + i].value;
+        v->as.array.items = items;
+        v->as.array.count = count;
+    }
+    p->node_count = f->children_start;
+    size_t slot = f->slot;
+    if (p->depth != 1 || p->pending_std != GCS_STD_TIME)
+        return p->depth == 1 ? member_done(p, slot, NULL, 0) : 1;
+    uint64_t end = consumed_pos(p);
+    const uint8_t *raw = gcs_parser_raw(p, p->std_value_start, (size_t)(end - p->feed_off));
+    if (!raw)
+        return stop(p, GCS_STOP_NOMEM);
+    return member_done(p, slot, raw, (size_t)(end - p->std_value_start));
+}
+
+static int cb_start_map(void *ctx) { return open_container(ctx, true); }
+static int cb_end_map(void *ctx) { return close_container(ctx, true); }
+static int cb_start_array(void *ctx) { return open_container(ctx, false); }
+static int cb_end_array(void *ctx) { return close_container(ctx, false); }
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_boolean,
+    .yajl_number = cb_number,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_map_key,
+    .yajl_end_map = cb_end_map,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end_array,
+};
+
+static yajl_handle new_yajl(gcs_parser *p)
+{
+    /* yajl's default allocator: it does not survive a failed allocation,
+     * so it stays out of the core's failure injection. */
+    yajl_handle h = yajl_alloc(&callbacks, NULL, p);
+    if (!h)
+        return NULL;
+    yajl_config(h, yajl_allow_multiple_values, 1);
+    /* Go accepts any bytes in strings and repairs them; so do we. */
+    yajl_config(h, yajl_dont_validate_strings, 1);
+    return h;
+}
+
+int gcs_parser_init(gcs_parser *p, gcs_value_fn on_value, void *user)
+{
+    memset(p, 0, sizeof *p);
+    p->on_value = on_value;
+    p->user = user;
+    vmu_buf_init(&p->carry);
+    p->yajl = new_yajl(p);
+    return p->yajl ? 0 : -1;
+}
+
+void gcs_parser_free(gcs_parser *p)
+{
+    if (p->yajl)
+        yajl_free(p->yajl);
+    p->yajl = NULL;
+    vmu_buf_free(&p->carry);
+    vmu_free(p->nodes);
+    vmu_free(p->frames);
+    vmu_free(p->std);
+    gcs_arena_free(&p->arena);
+    p->nodes = NULL;
+    p->frames = NULL;
+    p->std = NULL;
+    p->node_cap = p->frame_cap = p->std_cap = 0;
+}
+
+int gcs_parser_restart(gcs_parser *p)
+{
+    if (p->yajl)
+        yajl_free(p->yajl);
+    p->yajl = new_yajl(p);
+    clear_value(p);
+    p->carry.len = 0;
+    p->carry.failed = 0;
+    p->carry_synced = 0;
+    p->stop = GCS_STOP_NONE;
+    return p->yajl ? 0 : -1;
+}
+
+yajl_status gcs_parser_feed(gcs_parser *p, const uint8_t *data, size_t len, uint64_t off)
+{
+    p->feed = data;
+    p->feed_len = len;
+    p->feed_off = off;
+    p->carry_synced = 0;
+    p->stop = GCS_STOP_NONE;
+    return yajl_parse(p->yajl, data, len);
+}

@@ -1,0 +1,254 @@
+/* time.Time.UnmarshalJSON as Go 1.19 does it: time.Parse with the layout
+ * `"2006-01-02T15:04:05Z07:00"` (RFC 3339 in quotes) applied to the raw JSON
+ * text of the value, escapes and all. Go 1.19 has no RFC 3339 fast path, so
+ * the general layout parser's leniencies are part of the behaviour: a
+ * one-digit hour, a fraction after the seconds written with ',' or '.', any
+ * number of fraction digits (the tenth and later ignored), signs inside the
+ * zone offset's digits, no range check on the offset. Every error text is
+ * ParseError.Error()'s, with time's own quoting. */
+#include <string.h>
+
+#include "gcs_internal.h"
+#include "gofmt.h"
+
+static const char layout[] = "\"2006-01-02T15:04:05Z07:00\"";
+
+typedef struct view {
+    const uint8_t *p;
+    size_t n;
+} view;
+
+static void advance(view *v, size_t k)
+{
+    v->p += k;
+    v->n -= k;
+}
+
+static bool digit_at(view v, size_t i) { return i < v.n && v.p[i] >= '0' && v.p[i] <= '9'; }
+
+/* time.quote: "\xNN" for every byte of a non-ASCII or control rune. */
+static int quote(const uint8_t *s, size_t len, vmu_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (vmu_buf_putc(out, '"') != 0)
+        return -1;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c < 0x80) {
+            if ((c == '"' || c == '\\') && vmu_buf_putc(out, '\\') != 0)
+                return -1;
+            if (vmu_buf_putc(out, (char)c) != 0)
+                return -1;
+            i++;
+            continue;
+        }
+        size_t width = 1;
+        if (c >= 0x80) {
+            uint32_t rune;
+            width = vmu_go_decode_rune(s + i, len - i, &rune);
+        }
+        for (size_t j = 0; j < width; j++) {
+            char esc[4] = {'\\', 'x', hex[s[i + j] >> 4], hex[s[i + j] & 15]};
+            if (vmu_buf_append(out, esc, 4) != 0)
+                return -1;
+        }
+        i += width;
+    }
+    return vmu_buf_putc(out, '"');
+}
+
+/* ParseError.Error(): "cannot parse <rest> as <layout_elem>", or the
+ * message when there is one. */
+static int parse_error(const uint8_t *value, size_t value_len, const char *layout_elem, view rest,
+                       const char *message, vmu_buf *err)
+{
+    if (vmu_buf_puts(err, "parsing time ") != 0 || quote(value, value_len, err) != 0)
+        return -2;
+    if (message)
+        return vmu_buf_puts(err, message) == 0 ? -1 : -2;
+    if (vmu_buf_puts(err, " as ") != 0 ||
+        quote((const uint8_t *)layout, sizeof layout - 1, err) != 0 ||
+        vmu_buf_puts(err, ": cannot parse ") != 0 || quote(rest.p, rest.n, err) != 0 ||
+        vmu_buf_puts(err, " as ") != 0 ||
+        quote((const uint8_t *)layout_elem, strlen(layout_elem), err) != 0)
+        return -2;
+    return -1;
+}
+
+/* getnum: one or two digits (exactly two when fixed). */
+static bool getnum(view *v, bool fixed, int *out)
+{
+    if (!digit_at(*v, 0))
+        return false;
+    if (!digit_at(*v, 1)) {
+        if (fixed)
+            return false;
+        *out = v->p[0] - '0';
+        advance(v, 1);
+        return true;
+    }
+    *out = (v->p[0] - '0') * 10 + (v->p[1] - '0');
+    advance(v, 2);
+    return true;
+}
+
+/* time's atoi: an optional sign, then digits only (none is zero). */
+static bool atoi_go(const uint8_t *s, size_t n, int *out)
+{
+    bool neg = false;
+    if (n > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        s++;
+        n--;
+    }
+    int x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    *out = neg ? -x : x;
+    return true;
+}
+
+static bool skip_literal(view *v, char c)
+{
+    if (v->n == 0 || v->p[0] != (uint8_t)c)
+        return false;
+    advance(v, 1);
+    return true;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in(int month, int year)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+        return 29;
+    return days[month - 1];
+}
+
+vmu_time gcs_time_zero(void)
+{
+    vmu_time t;
+    t.unix_sec = days_from_civil(1, 1, 1) * 86400;
+    t.nsec = 0;
+    t.utc_offset = 0;
+    t.utc = true;
+    return t;
+}
+
+#define FAIL(elem) return parse_error(raw, len, (elem), v, NULL, err)
+#define RANGE(what) return parse_error(raw, len, NULL, v, ": " what " out of range", err)
+
+int gcs_time_unmarshal_json(const uint8_t *raw, size_t len, vmu_time *out, vmu_buf *err)
+{
+    if (len == 4 && memcmp(raw, "null", 4) == 0)
+        return 1;
+    view v = {raw, len};
+    int year, month, day, hour = 0, min, sec = 0, nsec = 0;
+
+    if (!skip_literal(&v, '"'))
+        FAIL("\"");
+    if (v.n < 4 || !digit_at(v, 0))
+        FAIL("2006");
+    {
+        const uint8_t *p = v.p;
+        advance(&v, 4);
+        if (!atoi_go(p, 4, &year))
+            FAIL("2006");
+    }
+    if (!skip_literal(&v, '-'))
+        FAIL("-");
+    if (!getnum(&v, true, &month))
+        FAIL("01");
+    if (month <= 0 || month > 12)
+        RANGE("month");
+    if (!skip_literal(&v, '-'))
+        FAIL("-");
+    if (!getnum(&v, true, &day))
+        FAIL("02");
+    if (!skip_literal(&v, 'T'))
+        FAIL("T");
+    bool hour_ok = getnum(&v, false, &hour);
+    if (hour >= 24)
+        RANGE("hour");
+    if (!hour_ok)
+        FAIL("15");
+    if (!skip_literal(&v, ':'))
+        FAIL(":");
+    if (!getnum(&v, true, &min))
+        FAIL("04");
+    if (min >= 60)
+        RANGE("minute");
+    if (!skip_literal(&v, ':'))
+        FAIL(":");
+    bool sec_ok = getnum(&v, true, &sec);
+    if (sec >= 60)
+        RANGE("second");
+    /* A fraction the layout does not ask for is taken after the seconds;
+     * Go 1.19 does so even when the seconds failed to parse, and that
+     * success replaces the failure. */
+    if (v.n >= 2 && (v.p[0] == '.' || v.p[0] == ',') && digit_at(v, 1)) {
+        size_t n = 2;
+        while (digit_at(v, n))
+            n++;
+        size_t used = n > 10 ? 10 : n;
+        int ns = 0;
+        for (size_t i = 1; i < used; i++)
+            ns = ns * 10 + (v.p[i] - '0');
+        for (size_t i = used; i < 10; i++)
+            ns *= 10;
+        nsec = ns;
+        advance(&v, n);
+        sec_ok = true;
+    }
+    if (!sec_ok)
+        FAIL("05");
+
+    bool utc = false;
+    int offset = 0;
+    if (v.n >= 1 && v.p[0] == 'Z') {
+        advance(&v, 1);
+        utc = true;
+    } else {
+        if (v.n < 6 || v.p[3] != ':')
+            FAIL("Z07:00");
+        uint8_t sign = v.p[0];
+        const uint8_t *hh = v.p + 1, *mm = v.p + 4;
+        advance(&v, 6);
+        int hr = 0, mi = 0;
+        if (!atoi_go(hh, 2, &hr) || !atoi_go(mm, 2, &mi) || (sign != '+' && sign != '-'))
+            FAIL("Z07:00");
+        offset = (hr * 60 + mi) * 60;
+        if (sign == '-')
+            offset = -offset;
+    }
+    if (!skip_literal(&v, '"'))
+        FAIL("\"");
+    if (v.n != 0) {
+        if (parse_error(raw, len, NULL, (view){raw, 0}, ": extra text: ", err) == -2 ||
+            quote(v.p, v.n, err) != 0)
+            return -2;
+        return -1;
+    }
+    if (day < 1 || day > days_in(month, year))
+        RANGE("day");
+
+    int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
+    out->unix_sec = secs - offset;
+    out->nsec = nsec;
+    out->utc_offset = offset;
+    out->utc = utc;
+    return 0;
+}
