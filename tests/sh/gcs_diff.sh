@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Differential test of `vmutils gcs-logs` against the Go anchor (go-gcslogs,
+# built here from ../shared/anchors/go-gcslogs with golang-go and
+# golang-github-sirupsen-logrus-dev): generated corpora (several seeds, one
+# ending in a Go panic dump) and every hand-written stream of
+# tests/gcs_cases/, in both formats. The records must be the same bytes
+# apart from the host "time" value and Go type names in error texts.
+# Prints one TAP line per stream and format.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${VMUTILS_BUILD:-${BUILD:-build}}
+VMUTILS=$BUILD/vmutils
+
+# CI checks out the shared directory beside the repository.
+SHARED="$(git rev-parse --show-toplevel 2>/dev/null)/../shared"
+[ -d "$SHARED/anchors/go-gcslogs" ] || SHARED=/work/shared
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+failed=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+
+# The sanitizer preload of the test runner is for our binaries only.
+plain() { env -u LD_PRELOAD "$@"; }
+
+if [ ! -x "$VMUTILS" ]; then
+  not_ok "build $VMUTILS first (make all)"
+  echo "1..$n"; exit 1
+fi
+
+# Build the anchor into the temp dir, never into the repository.
+mkdir -p "$tmp/anchor"
+cp "$SHARED/anchors/go-gcslogs/main.go" "$tmp/anchor/"
+if (cd "$tmp/anchor" && plain env GO111MODULE=off GOPATH=/usr/share/gocode \
+      GOCACHE="${GOCACHE:-$tmp/gocache}" go build -o go-gcslogs . ) >"$tmp/build.log" 2>&1; then
+  ok "Go anchor builds"
+else
+  not_ok "Go anchor builds (needs golang-go and golang-github-sirupsen-logrus-dev)"
+  sed 's/^/# /' "$tmp/build.log"
+  echo "1..$n"; exit 1
+fi
+ANCHOR=$tmp/anchor/go-gcslogs
+
+# Host time and Go type names are the only allowed differences.
+mask() {
+  sed -E -e 's/^time="[^"]*"/time="T"/' -e 's/"time":"[^"]*"/"time":"T"/' \
+         -e 's/of type [A-Za-z0-9_.]+/of type TYPE/g'
+}
+
+# compare NAME FILE FORMAT [vmutils options...]
+compare() {
+  local name=$1 file=$2 format=$3; shift 3
+  plain "$ANCHOR" -format "$format" <"$file" >"$tmp/go.raw" 2>"$tmp/go.err"
+  local go_status=$?
+  "$VMUTILS" gcs-logs --format "$format" "$@" <"$file" >"$tmp/c.raw" 2>"$tmp/c.err"
+  local c_status=$?
+  mask <"$tmp/go.raw" >"$tmp/go.out"
+  mask <"$tmp/c.raw" >"$tmp/c.out"
+  if [ $go_status -eq 0 ] && [ $c_status -eq 0 ] && cmp -s "$tmp/go.out" "$tmp/c.out"; then
+    ok "$name ($format, $(wc -l <"$tmp/go.out") records)"
+  else
+    not_ok "$name ($format): anchor exit $go_status, vmutils exit $c_status"
+    diff "$tmp/go.out" "$tmp/c.out" | head -n 10 | sed 's/^/# /'
+    head -n 3 "$tmp/c.err" | sed 's/^/# /'
+  fi
+}
+
+# Generated corpora: a few MiB in all keeps the anchor's part short.
+for spec in "1 2" "2 1" "3 1" "4 1 --panic" "5 0.5 --panic"; do
+  set -- $spec
+  seed=$1 mb=$2; shift 2
+  corpus=$tmp/corpus-$seed.jsonl
+  if ! plain python3 "$SHARED/bench/gen_gcs_corpus.py" --mb "$mb" --seed "$seed" "$@" >"$corpus"; then
+    not_ok "corpus seed $seed generates"
+    continue
+  fi
+  for format in json text; do
+    compare "corpus seed $seed ${mb}MiB $*" "$corpus" "$format"
+  done
+  # Resync changes nothing on a stream Go forwards whole.
+  [ $# -eq 0 ] && compare "corpus seed $seed ${mb}MiB with --resync" "$corpus" json --resync
+done
+
+# Hand-written corner cases, one stream each.
+for file in tests/gcs_cases/*.jsonl; do
+  for format in json text; do
+    compare "case $(basename "$file" .jsonl)" "$file" "$format"
+  done
+done
+
+# The same stream through a pipe written in small pieces (the decoder sees
+# short reads) prints the same records.
+corpus=$tmp/corpus-4.jsonl
+VMUTILS_BIN=$VMUTILS plain python3 - "$corpus" >"$tmp/c.out" <<'EOF'
+import os, random, sys
+data = open(sys.argv[1], 'rb').read()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    rnd = random.Random(7)
+    i = 0
+    while i < len(data):
+        n = rnd.randint(1, 300)
+        os.write(w, data[i:i + n])
+        i += n
+    os._exit(0)
+os.close(w)
+os.dup2(r, 0)
+os.execvp(os.environ["VMUTILS_BIN"], ["vmutils", "gcs-logs"])
+EOF
+mask <"$tmp/c.out" >"$tmp/c.masked"
+plain "$ANCHOR" <"$corpus" | mask >"$tmp/go.out"
+if cmp -s "$tmp/go.out" "$tmp/c.masked"; then
+  ok "corpus seed 4 through a pipe in short writes"
+else
+  not_ok "corpus seed 4 through a pipe in short writes"
+  diff "$tmp/go.out" "$tmp/c.masked" | head -n 10 | sed 's/^/# /'
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
