@@ -751,14 +751,15 @@ int vmu_gcs_decode_stream(const char *vm_id, const void *data, size_t len,
 
 /* ---- forwarders ---- */
 
-int vmu_gcs_forward(const char *vm_id, vmu_gcs_read_fn read, void *user, const char *source_name,
-                    const vmu_gcs_options *opts, vmu_logger *logger, vmu_gcs_stats *stats)
+int vmu_gcs_decoder_read_from(vmu_gcs_decoder *d, vmu_gcs_read_fn read, void *user,
+                              const char *source_name)
 {
-    if (!read)
+    if (!d || !read || d->broken || d->mode == MODE_DONE)
         return -1;
-    vmu_gcs_decoder *d = vmu_gcs_decoder_new(vm_id, vm_id ? strlen(vm_id) : 0, opts, logger);
     uint8_t *buf = vmu_malloc(SLICE);
-    int rc = d && buf ? 0 : -1;
+    if (!buf)
+        return -1;
+    int rc = 0;
     bool failed = false;
     while (rc == 0) {
         ptrdiff_t got = read(user, buf, SLICE);
@@ -785,12 +786,22 @@ int vmu_gcs_forward(const char *vm_id, vmu_gcs_read_fn read, void *user, const c
                                                 err == ECONNRESET || err == ECONNABORTED);
         vmu_buf_free(&text);
     }
+    vmu_free(buf);
     if (rc == 0)
         rc = vmu_gcs_decoder_finish(d);
+    return rc;
+}
+
+int vmu_gcs_forward(const char *vm_id, vmu_gcs_read_fn read, void *user, const char *source_name,
+                    const vmu_gcs_options *opts, vmu_logger *logger, vmu_gcs_stats *stats)
+{
+    vmu_gcs_decoder *d = vmu_gcs_decoder_new(vm_id, vm_id ? strlen(vm_id) : 0, opts, logger);
+    if (!d)
+        return -1;
+    int rc = vmu_gcs_decoder_read_from(d, read, user, source_name);
     if (stats)
         vmu_gcs_decoder_stats(d, stats);
     vmu_gcs_decoder_free(d);
-    vmu_free(buf);
     return rc;
 }
 

@@ -97,6 +97,11 @@ int vmu_gcs_decode_stream(const char *vm_id, const void *data, size_t len,
  * the count, 0 at the end, or -1 with errno set. */
 typedef ptrdiff_t (*vmu_gcs_read_fn)(void *user, void *buf, size_t cap);
 
+/* Reads the rest of the stream from `read` into the decoder and finishes
+ * it: what vmu_gcs_forward does, on a decoder made by the caller. */
+int vmu_gcs_decoder_read_from(vmu_gcs_decoder *dec, vmu_gcs_read_fn read, void *user,
+                              const char *source_name);
+
 /* Forwards a stream until it ends (ParseGCSLogrus's handler): reads with
  * `read` and logs as the decoder does. EINTR is retried; ECONNRESET and
  * ECONNABORTED end the stream like EOF; any other error is logged ("gcs log
