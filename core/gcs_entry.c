@@ -57,11 +57,12 @@ int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
 {
     static const struct {
         const char *name;
+        size_t len;
         vmu_log_level level;
     } names[] = {
-        {"panic", VMU_LEVEL_PANIC}, {"fatal", VMU_LEVEL_FATAL}, {"error", VMU_LEVEL_ERROR},
-        {"warn", VMU_LEVEL_WARN},   {"warning", VMU_LEVEL_WARN}, {"info", VMU_LEVEL_INFO},
-        {"debug", VMU_LEVEL_DEBUG}, {"trace", VMU_LEVEL_TRACE},
+        {"info", 4, VMU_LEVEL_INFO},   {"debug", 5, VMU_LEVEL_DEBUG}, {"warning", 7, VMU_LEVEL_WARN},
+        {"error", 5, VMU_LEVEL_ERROR}, {"warn", 4, VMU_LEVEL_WARN},   {"trace", 5, VMU_LEVEL_TRACE},
+        {"fatal", 5, VMU_LEVEL_FATAL}, {"panic", 5, VMU_LEVEL_PANIC},
     };
     /* strings.ToLower, then an exact match. The only runes outside ASCII
      * that lower-case into these names are U+0130 (to 'i') and the Kelvin
@@ -82,26 +83,12 @@ int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
         }
     }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strlen(names[i].name) == n && memcmp(names[i].name, lower, n) == 0) {
+        if (names[i].len == n && memcmp(names[i].name, lower, n) == 0) {
             *out = names[i].level;
             return 0;
         }
     }
     return -1;
-}
-
-static bool key_is(const vmu_field *f, const char *name, size_t len)
-{
-    return f->key_len == len && memcmp(f->key, name, len) == 0;
-}
-
-/* The last member called `name` (a Go map keeps the last), or NULL. */
-static const vmu_field *last_member(const vmu_field *m, size_t count, const char *name, size_t len)
-{
-    for (size_t i = count; i-- > 0;)
-        if (key_is(&m[i], name, len))
-            return &m[i];
-    return NULL;
 }
 
 void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std, size_t std_count,
@@ -158,31 +145,56 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
     if (out->level < VMU_LEVEL_ERROR)
         out->level = VMU_LEVEL_ERROR;
 
+    /* One look at each key: the last "Source", "message" and "Message". */
+    const vmu_field *source = NULL, *lower_message = NULL, *upper_message = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const vmu_field *f = &members[i];
+        if (f->key_len == 6 && memcmp(f->key, "Source", 6) == 0)
+            source = f;
+        else if (f->key_len == 7 && memcmp(f->key + 1, "essage", 6) == 0) {
+            if (f->key[0] == 'm')
+                lower_message = f;
+            else if (f->key[0] == 'M')
+                upper_message = f;
+        }
+    }
     /* ETW entries carry their text under "message" or "Message". */
-    const char *etw_key = NULL;
-    size_t etw_key_len = 0;
-    const vmu_field *source = last_member(members, count, "Source", 6);
+    char etw_first = 0;
     if (source && source->value.kind == VMU_VALUE_STRING && source->value.as.str.len == 3 &&
         memcmp(source->value.as.str.ptr, "ETW", 3) == 0) {
-        static const char *const keys[] = {"message", "Message"};
-        for (size_t k = 0; k < 2; k++) {
-            const vmu_field *text = last_member(members, count, keys[k], 7);
-            if (text && text->value.kind == VMU_VALUE_STRING) {
-                out->msg = text->value.as.str.ptr;
-                out->msg_len = text->value.as.str.len;
-                etw_key = keys[k];
-                etw_key_len = 7;
-                break;
-            }
+        const vmu_field *text = NULL;
+        if (lower_message && lower_message->value.kind == VMU_VALUE_STRING)
+            text = lower_message;
+        else if (upper_message && upper_message->value.kind == VMU_VALUE_STRING)
+            text = upper_message;
+        if (text) {
+            out->msg = text->value.as.str.ptr;
+            out->msg_len = text->value.as.str.len;
+            etw_first = text->key[0];
         }
     }
 
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         vmu_field *f = &members[i];
-        if (key_is(f, "time", 4) || key_is(f, "level", 5) || key_is(f, "msg", 3) ||
-            (etw_key && key_is(f, etw_key, etw_key_len)))
-            continue;
+        switch (f->key_len) {
+        case 3:
+            if (memcmp(f->key, "msg", 3) == 0)
+                continue;
+            break;
+        case 4:
+            if (memcmp(f->key, "time", 4) == 0)
+                continue;
+            break;
+        case 5:
+            if (memcmp(f->key, "level", 5) == 0)
+                continue;
+            break;
+        case 7:
+            if (etw_first && f->key[0] == etw_first && memcmp(f->key + 1, "essage", 6) == 0)
+                continue;
+            break;
+        }
         /* float64(int64(d)) == d on amd64, where out-of-range conversions
          * give INT64_MIN: whole numbers in [-2^63, 2^63) become integers. */
         if (f->value.kind == VMU_VALUE_FLOAT) {
@@ -316,6 +328,7 @@ int vmu_gcs_decode_entry(const char *json, size_t len, vmu_gcs_entry *out, vmu_e
     if (gcs_parser_init(&st->parser, capture_value, st) != 0)
         return entry_failed(out, st, err);
     st->parser.keep_value = true;
+    st->parser.zero_copy = false; /* the fields outlive the caller's text */
     yajl_status status = gcs_parser_feed(&st->parser, (const uint8_t *)json, len, 0);
     if (status == yajl_status_ok && !st->decoded && gcs_parser_carry_tail(&st->parser) == 0)
         status = gcs_parser_feed(&st->parser, (const uint8_t *)" ", 1, len); /* a bare number */

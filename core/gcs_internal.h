@@ -71,6 +71,8 @@ static inline bool gcs_json_space(uint8_t c)
 size_t gcs_utf8_repair(char *dst, const uint8_t *s, size_t len);
 /* Whether s is valid UTF-8 (Go's definition: no surrogates, no overlongs). */
 bool gcs_utf8_valid(const uint8_t *s, size_t len);
+/* The length of the ASCII prefix of s. */
+size_t gcs_ascii_prefix(const uint8_t *s, size_t len);
 /* Go's unquote of a JSON string body (between the quotes, already valid to
  * the scanner): escapes, surrogate pairs, U+FFFD for lone surrogates and
  * invalid UTF-8. dst has room for 3 * len. Returns the length. */
@@ -89,6 +91,10 @@ void gcs_errno_text(int errnum, vmu_buf *out);
  * "null" (time left alone), 0 with *out set, -1 with the ParseError text
  * appended to err, -2 when err could not grow. */
 int gcs_time_unmarshal_json(const uint8_t *raw, size_t len, vmu_time *out, vmu_buf *err);
+/* The same for the usual shape only ("YYYY-MM-DDTHH:MM:SS[.fraction]Z" or
+ * a "+hh:mm" offset, fields in range): 0 with *out set, or -1 when the text
+ * needs the general parser (which then gives the same time or Go's error). */
+int gcs_time_fast(const uint8_t *raw, size_t len, vmu_time *out);
 /* The zero time.Time (0001-01-01 00:00:00 UTC). */
 vmu_time gcs_time_zero(void);
 
@@ -202,6 +208,7 @@ struct gcs_parser {
     const uint8_t *feed;
     size_t feed_len;
     uint64_t feed_off;
+    size_t next_high; /* the first byte >= 0x80 at or after the last string looked at */
 
     /* End of the last complete top-level value (stream offset). */
     uint64_t scan_pos;
@@ -228,6 +235,11 @@ struct gcs_parser {
     gcs_arena arena;
 
     bool keep_value;         /* leave the finished value in place (decode_entry) */
+    /* Top-level keys and string values may point into the feed; those of a
+     * value still open when the feed ends are copied then (nodes from
+     * reloc_mark on have not been looked at yet). */
+    bool zero_copy;
+    size_t reloc_mark;
     int stop;                /* GCS_STOP_* set by a callback that stopped yajl */
     uint64_t stop_off;       /* GCS_STOP_AFTER_VALUE: end of the value */
     /* A top-level value that is not an object or null: Go's type error. */

@@ -222,11 +222,39 @@ const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto)
     return (const uint8_t *)p->carry.data + (from - p->carry_off);
 }
 
+static bool in_feed(const gcs_parser *p, const char *s)
+{
+    return (const uint8_t *)s >= p->feed && (const uint8_t *)s < p->feed + p->feed_len;
+}
+
+
+/* The feed is about to go: strings of the open value that point into it
+ * move to the arena. Only nodes on the stack can hold such strings (nested
+ * values are copied when built). */
+static int relocate_strings(gcs_parser *p)
+{
+    size_t from = p->reloc_mark < p->node_count ? p->reloc_mark : p->node_count;
+    for (size_t i = from; i < p->node_count; i++) {
+        vmu_field *f = &p->nodes[i];
+        if (f->key && in_feed(p, f->key) && !(f->key = arena_copy(&p->arena, f->key, f->key_len)))
+            return -1;
+        vmu_value *v = &f->value;
+        if (v->kind == VMU_VALUE_STRING && v->as.str.len && in_feed(p, v->as.str.ptr) &&
+            !(v->as.str.ptr = arena_copy(&p->arena, v->as.str.ptr, v->as.str.len)))
+            return -1;
+    }
+    /* The last member may still be waiting for its value. */
+    p->reloc_mark = p->node_count ? p->node_count - 1 : 0;
+    return 0;
+}
+
 int gcs_parser_carry_tail(gcs_parser *p)
 {
     uint64_t vs = gcs_parser_value_start(p, p->feed_len);
     if (vs == UINT64_MAX)
         return 0;
+    if (p->zero_copy && relocate_strings(p) != 0)
+        return -1;
     size_t from;
     if (p->carry.len == 0) {
         p->carry_off = vs;
@@ -243,6 +271,7 @@ int gcs_parser_carry_tail(gcs_parser *p)
 static void clear_value(gcs_parser *p)
 {
     p->depth = 0;
+    p->reloc_mark = 0;
     p->top = GCS_TOP_NONE;
     p->node_count = 0;
     p->std_count = 0;
@@ -334,26 +363,46 @@ static size_t open_quote(const uint8_t *raw, size_t len)
     }
 }
 
+/* Whether a string lying in the feed is valid UTF-8. Strings come in
+ * order, so knowing where the next non-ASCII byte is settles most of them
+ * with one comparison; the scans for it cover the feed once. */
+static bool feed_string_valid(gcs_parser *p, const unsigned char *s, size_t len)
+{
+    size_t a = (size_t)(s - p->feed), b = a + len;
+    if (b <= p->next_high)
+        return true;
+    if (a > p->next_high) {
+        p->next_high = a + gcs_ascii_prefix(s, p->feed_len - a);
+        if (b <= p->next_high)
+            return true;
+    }
+    return gcs_utf8_valid(s, len);
+}
+
 /* Decodes the string yajl reports (s, len) into the arena, Go's way, and
  * gives its raw token (quotes included). 0, or -1 on OOM. */
 static int take_string(gcs_parser *p, const unsigned char *s, size_t len, const char **out,
                        size_t *out_len, const uint8_t **raw, size_t *raw_len)
 {
     if (s >= p->feed && s + len <= p->feed + p->feed_len) {
-        char *dst;
-        if (gcs_utf8_valid(s, len)) {
-            dst = arena_copy(&p->arena, (const char *)s, len);
-            *out_len = len;
-        } else {
-            dst = gcs_arena_alloc(&p->arena, len * 3);
-            if (dst)
-                *out_len = gcs_utf8_repair(dst, s, len);
-        }
-        if (!dst)
-            return -1;
-        *out = dst;
         *raw = s - 1;
         *raw_len = len + 2;
+        if (feed_string_valid(p, s, len)) {
+            /* A member of the entry itself: used in place (see reloc_mark). */
+            if (p->zero_copy && p->depth == 1) {
+                *out = (const char *)s;
+                *out_len = len;
+                return 0;
+            }
+            *out = arena_copy(&p->arena, (const char *)s, len);
+            *out_len = len;
+            return *out ? 0 : -1;
+        }
+        char *dst = gcs_arena_alloc(&p->arena, len * 3);
+        if (!dst)
+            return -1;
+        *out_len = gcs_utf8_repair(dst, s, len);
+        *out = dst;
         return 0;
     }
     uint64_t end = consumed_pos(p);
@@ -398,12 +447,31 @@ static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
     s->exact = p->pending_std_exact;
     s->error = NULL;
     s->error_len = 0;
+    if (v->kind == VMU_VALUE_NULL) {
+        s->outcome = GCS_OUT_IGNORED;
+        return 0;
+    }
+    if (which == GCS_STD_MSG && v->kind == VMU_VALUE_STRING) {
+        s->outcome = GCS_OUT_SET;
+        return 0;
+    }
+    if (which == GCS_STD_TIME) {
+        int t = gcs_time_fast(raw, raw_len, &s->time);
+        if (t == 0) {
+            s->outcome = GCS_OUT_SET;
+            return 0;
+        }
+    }
+    if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
+        gcs_parse_level(v->as.str.ptr, v->as.str.len, &s->level) == 0) {
+        s->outcome = GCS_OUT_SET;
+        return 0;
+    }
+    /* The slow paths: exact parsing and Go's error texts. */
     vmu_buf text;
     vmu_buf_init(&text);
     int rc = 0;
-    if (v->kind == VMU_VALUE_NULL) {
-        s->outcome = GCS_OUT_IGNORED;
-    } else if (which == GCS_STD_TIME) {
+    if (which == GCS_STD_TIME) {
         /* time.Time decodes itself from the raw text, whatever its type. */
         int t = gcs_time_unmarshal_json(raw, raw_len, &s->time, &text);
         if (t == -2)
@@ -414,19 +482,14 @@ static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
             s->outcome = GCS_OUT_FAIL_NOW;
             rc = set_error_text(p, s, &text);
         }
-    } else if (v->kind == VMU_VALUE_STRING && which == GCS_STD_LEVEL) {
-        if (gcs_parse_level(v->as.str.ptr, v->as.str.len, &s->level) == 0) {
-            s->outcome = GCS_OUT_SET;
-        } else {
-            s->outcome = GCS_OUT_FAIL_NOW;
-            if (vmu_buf_puts(&text, "not a valid logrus Level: ") != 0 ||
-                vmu_format_go_quote(v->as.str.ptr, v->as.str.len, &text) != 0)
-                rc = -1;
-            else
-                rc = set_error_text(p, s, &text);
-        }
     } else if (v->kind == VMU_VALUE_STRING) {
-        s->outcome = GCS_OUT_SET;
+        /* A level that is not a logrus name. */
+        s->outcome = GCS_OUT_FAIL_NOW;
+        if (vmu_buf_puts(&text, "not a valid logrus Level: ") != 0 ||
+            vmu_format_go_quote(v->as.str.ptr, v->as.str.len, &text) != 0)
+            rc = -1;
+        else
+            rc = set_error_text(p, s, &text);
     } else {
         const char *kind = v->kind == VMU_VALUE_BOOL     ? "bool"
                            : v->kind == VMU_VALUE_OBJECT ? "object"
@@ -649,6 +712,8 @@ static int close_container(gcs_parser *p, bool is_object)
         v->as.array.count = count;
     }
     p->node_count = f->children_start;
+    if (p->reloc_mark > p->node_count)
+        p->reloc_mark = p->node_count;
     size_t slot = f->slot;
     if (p->depth != 1 || p->pending_std != GCS_STD_TIME)
         return p->depth == 1 ? member_done(p, slot, NULL, 0) : 1;
@@ -694,6 +759,7 @@ int gcs_parser_init(gcs_parser *p, gcs_value_fn on_value, void *user)
     memset(p, 0, sizeof *p);
     p->on_value = on_value;
     p->user = user;
+    p->zero_copy = true;
     vmu_buf_init(&p->carry);
     p->yajl = new_yajl(p);
     return p->yajl ? 0 : -1;
@@ -733,6 +799,7 @@ yajl_status gcs_parser_feed(gcs_parser *p, const uint8_t *data, size_t len, uint
     p->feed = data;
     p->feed_len = len;
     p->feed_off = off;
+    p->next_high = 0;
     p->carry_synced = 0;
     p->stop = GCS_STOP_NONE;
     return yajl_parse(p->yajl, data, len);

@@ -11,7 +11,11 @@
 
 static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 
-/* Bytes that need a look before they are copied as they are: non-ASCII. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Eight bytes without a high bit: ASCII, valid as they are. */
 static inline bool ascii8(const uint8_t *s)
 {
     uint64_t w;
@@ -19,14 +23,28 @@ static inline bool ascii8(const uint8_t *s)
     return (w & 0x8080808080808080ull) == 0;
 }
 
-bool gcs_utf8_valid(const uint8_t *s, size_t len)
+/* The length of the ASCII prefix of s (most strings are all ASCII). */
+size_t gcs_ascii_prefix(const uint8_t *s, size_t len)
 {
     size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= len; i += 16) {
+        int mask = _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(s + i)));
+        if (mask)
+            return i + (size_t)__builtin_ctz((unsigned)mask);
+    }
+#endif
+    for (; i + 8 <= len && ascii8(s + i); i += 8)
+        ;
+    while (i < len && s[i] < 0x80)
+        i++;
+    return i;
+}
+
+bool gcs_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = gcs_ascii_prefix(s, len);
     while (i < len) {
-        if (i + 8 <= len && ascii8(s + i)) {
-            i += 8;
-            continue;
-        }
         if (s[i] < 0x80) {
             i++;
             continue;

@@ -148,6 +148,61 @@ vmu_time gcs_time_zero(void)
     return t;
 }
 
+static inline int two_digits(const uint8_t *p)
+{
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+        return -1;
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
+{
+    /* "2006-01-02T15:04:05" with quotes: 21 bytes, then the zone and '"'. */
+    if (len < 23 || r[0] != '"' || r[5] != '-' || r[8] != '-' || r[11] != 'T' || r[14] != ':' ||
+        r[17] != ':' || r[len - 1] != '"')
+        return -1;
+    int y1 = two_digits(r + 1), y2 = two_digits(r + 3), month = two_digits(r + 6),
+        day = two_digits(r + 9), hour = two_digits(r + 12), min = two_digits(r + 15),
+        sec = two_digits(r + 18);
+    if (y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+        min < 0 || min > 59 || sec < 0 || sec > 59)
+        return -1;
+    int year = y1 * 100 + y2;
+    if (day > days_in(month, year))
+        return -1;
+    size_t i = 20;
+    int nsec = 0;
+    if (r[i] == '.' || r[i] == ',') {
+        size_t start = ++i;
+        while (i < len && r[i] >= '0' && r[i] <= '9' && i - start < 9)
+            nsec = nsec * 10 + (r[i++] - '0');
+        size_t digits = i - start;
+        if (digits == 0 || (r[i] >= '0' && r[i] <= '9'))
+            return -1;
+        for (size_t k = digits; k < 9; k++)
+            nsec *= 10;
+    }
+    int offset = 0;
+    bool utc = false;
+    if (r[i] == 'Z' && i + 2 == len) {
+        utc = true;
+    } else if (i + 7 == len && (r[i] == '+' || r[i] == '-') && r[i + 3] == ':') {
+        int hh = two_digits(r + i + 1), mm = two_digits(r + i + 4);
+        if (hh < 0 || mm < 0)
+            return -1;
+        offset = (hh * 60 + mm) * 60;
+        if (r[i] == '-')
+            offset = -offset;
+    } else {
+        return -1;
+    }
+    out->unix_sec = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec - offset;
+    out->nsec = nsec;
+    out->utc_offset = offset;
+    out->utc = utc;
+    return 0;
+}
+
 #define FAIL(elem) return parse_error(raw, len, (elem), v, NULL, err)
 #define RANGE(what) return parse_error(raw, len, NULL, v, ": " what " out of range", err)
 
