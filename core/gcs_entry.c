@@ -21,6 +21,21 @@ const char *const gcs_type_error_string = "json: cannot unmarshal string into Go
 const char *const gcs_type_error_bool = "json: cannot unmarshal bool into Go value of type main.standard";
 const char *const gcs_type_error_array = "json: cannot unmarshal array into Go value of type main.standard";
 
+/* Keys compared as integers: a load and a compare each. */
+static inline uint32_t load32(const char *s)
+{
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v;
+}
+
+static inline uint32_t word32(const char *lit)
+{
+    uint32_t v;
+    memcpy(&v, lit, 4);
+    return v;
+}
+
 /* encoding/json's simpleLetterEqualFold against a lower-case name. */
 static bool fold_ascii(const char *key, const char *lower, size_t len)
 {
@@ -55,15 +70,6 @@ int gcs_std_key(const char *key, size_t len, bool *exact)
 
 int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-        vmu_log_level level;
-    } names[] = {
-        {"info", 4, VMU_LEVEL_INFO},   {"debug", 5, VMU_LEVEL_DEBUG}, {"warning", 7, VMU_LEVEL_WARN},
-        {"error", 5, VMU_LEVEL_ERROR}, {"warn", 4, VMU_LEVEL_WARN},   {"trace", 5, VMU_LEVEL_TRACE},
-        {"fatal", 5, VMU_LEVEL_FATAL}, {"panic", 5, VMU_LEVEL_PANIC},
-    };
     /* strings.ToLower, then an exact match. The only runes outside ASCII
      * that lower-case into these names are U+0130 (to 'i') and the Kelvin
      * sign (to 'k', in none of them). */
@@ -82,13 +88,32 @@ int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
             return -1;
         }
     }
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (names[i].len == n && memcmp(names[i].name, lower, n) == 0) {
-            *out = names[i].level;
-            return 0;
-        }
+    switch (n) {
+    case 4:
+        if (memcmp(lower, "info", 4) == 0)
+            return *out = VMU_LEVEL_INFO, 0;
+        if (memcmp(lower, "warn", 4) == 0)
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    case 5:
+        if (memcmp(lower, "debug", 5) == 0)
+            return *out = VMU_LEVEL_DEBUG, 0;
+        if (memcmp(lower, "error", 5) == 0)
+            return *out = VMU_LEVEL_ERROR, 0;
+        if (memcmp(lower, "trace", 5) == 0)
+            return *out = VMU_LEVEL_TRACE, 0;
+        if (memcmp(lower, "fatal", 5) == 0)
+            return *out = VMU_LEVEL_FATAL, 0;
+        if (memcmp(lower, "panic", 5) == 0)
+            return *out = VMU_LEVEL_PANIC, 0;
+        return -1;
+    case 7:
+        if (memcmp(lower, "warning", 7) == 0)
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    default:
+        return -1;
     }
-    return -1;
 }
 
 void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std, size_t std_count,
@@ -147,11 +172,13 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
 
     /* One look at each key: the last "Source", "message" and "Message". */
     const vmu_field *source = NULL, *lower_message = NULL, *upper_message = NULL;
+    const uint32_t sour = word32("Sour"), essa = word32("essa");
     for (size_t i = 0; i < count; i++) {
         const vmu_field *f = &members[i];
-        if (f->key_len == 6 && memcmp(f->key, "Source", 6) == 0)
-            source = f;
-        else if (f->key_len == 7 && memcmp(f->key + 1, "essage", 6) == 0) {
+        if (f->key_len == 6) {
+            if (load32(f->key) == sour && f->key[4] == 'c' && f->key[5] == 'e')
+                source = f;
+        } else if (f->key_len == 7 && load32(f->key + 1) == essa && f->key[5] == 'g' && f->key[6] == 'e') {
             if (f->key[0] == 'm')
                 lower_message = f;
             else if (f->key[0] == 'M')
@@ -174,24 +201,26 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
         }
     }
 
+    const uint32_t time = word32("time"), leve = word32("leve");
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         vmu_field *f = &members[i];
         switch (f->key_len) {
         case 3:
-            if (memcmp(f->key, "msg", 3) == 0)
+            if (f->key[0] == 'm' && f->key[1] == 's' && f->key[2] == 'g')
                 continue;
             break;
         case 4:
-            if (memcmp(f->key, "time", 4) == 0)
+            if (load32(f->key) == time)
                 continue;
             break;
         case 5:
-            if (memcmp(f->key, "level", 5) == 0)
+            if (load32(f->key) == leve && f->key[4] == 'l')
                 continue;
             break;
         case 7:
-            if (etw_first && f->key[0] == etw_first && memcmp(f->key + 1, "essage", 6) == 0)
+            if (etw_first && f->key[0] == etw_first && load32(f->key + 1) == essa &&
+                f->key[5] == 'g' && f->key[6] == 'e')
                 continue;
             break;
         }

@@ -605,9 +605,27 @@ static int cb_number(void *ctx, const char *s, size_t len)
     return p->depth == 1 ? member_done(p, slot, (const uint8_t *)s, len) : 1;
 }
 
+/* A string yajl passes in place, of a member of the entry itself, that can
+ * stay where it is: the common case, kept short. */
+static inline bool in_place(gcs_parser *p, const unsigned char *s, size_t len)
+{
+    return p->depth == 1 && p->zero_copy && s >= p->feed &&
+           (size_t)(s - p->feed) + len <= p->feed_len &&
+           ((size_t)(s - p->feed) + len <= p->next_high || feed_string_valid(p, s, len));
+}
+
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
     gcs_parser *p = ctx;
+    if (p->top == GCS_TOP_OBJECT && in_place(p, s, len)) {
+        /* At depth 1 the value belongs to the member whose key came last. */
+        size_t slot = p->node_count - 1;
+        vmu_value *v = &p->nodes[slot].value;
+        v->kind = VMU_VALUE_STRING;
+        v->as.str.ptr = (const char *)s;
+        v->as.str.len = len;
+        return p->pending_std == GCS_STD_NONE ? 1 : member_done(p, slot, s - 1, len + 2);
+    }
     if (p->depth == 0)
         return top_scalar(p, gcs_type_error_string);
     if (p->top == GCS_TOP_ARRAY)
@@ -636,11 +654,18 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
     vmu_field *f = push_node(p);
     if (!f)
         return stop(p, GCS_STOP_NOMEM);
-    const uint8_t *raw;
-    size_t raw_len;
-    if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
-        return stop(p, GCS_STOP_NOMEM);
-    if (p->depth == 1)
+    if (in_place(p, s, len)) {
+        f->key = (const char *)s;
+        f->key_len = len;
+    } else {
+        const uint8_t *raw;
+        size_t raw_len;
+        if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
+            return stop(p, GCS_STOP_NOMEM);
+    }
+    /* Only keys of 3 to 5 bytes can name a standard field ("m\u017fg" is
+     * 4 bytes). */
+    if (p->depth == 1 && f->key_len - 3 <= 2)
         p->pending_std = (uint8_t)gcs_std_key(f->key, f->key_len, &p->pending_std_exact);
     return 1;
 }

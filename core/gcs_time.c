@@ -155,32 +155,38 @@ static inline int two_digits(const uint8_t *p)
     return (p[0] - '0') * 10 + (p[1] - '0');
 }
 
+/* Days before each month in a common year. */
+static const int days_before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+
 int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
 {
     /* "2006-01-02T15:04:05" with quotes: 21 bytes, then the zone and '"'. */
     if (len < 23 || r[0] != '"' || r[5] != '-' || r[8] != '-' || r[11] != 'T' || r[14] != ':' ||
         r[17] != ':' || r[len - 1] != '"')
         return -1;
-    int y1 = two_digits(r + 1), y2 = two_digits(r + 3), month = two_digits(r + 6),
-        day = two_digits(r + 9), hour = two_digits(r + 12), min = two_digits(r + 15),
-        sec = two_digits(r + 18);
-    if (y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
-        min < 0 || min > 59 || sec < 0 || sec > 59)
+#define DIGITS2(i) ((unsigned)(r[i] - '0') <= 9 && (unsigned)(r[(i) + 1] - '0') <= 9)
+    if (!(DIGITS2(1) && DIGITS2(3) && DIGITS2(6) && DIGITS2(9) && DIGITS2(12) && DIGITS2(15) &&
+          DIGITS2(18)))
         return -1;
-    int year = y1 * 100 + y2;
-    if (day > days_in(month, year))
+#undef DIGITS2
+#define D2(i) ((r[i] - '0') * 10 + (r[(i) + 1] - '0'))
+    int year = D2(1) * 100 + D2(3), month = D2(6), day = D2(9), hour = D2(12), min = D2(15),
+        sec = D2(18);
+#undef D2
+    if (month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 ||
+        day > days_in(month, year))
         return -1;
     size_t i = 20;
     int nsec = 0;
     if (r[i] == '.' || r[i] == ',') {
         size_t start = ++i;
-        while (i < len && r[i] >= '0' && r[i] <= '9' && i - start < 9)
+        while (r[i] >= '0' && r[i] <= '9' && i - start < 9)
             nsec = nsec * 10 + (r[i++] - '0');
         size_t digits = i - start;
         if (digits == 0 || (r[i] >= '0' && r[i] <= '9'))
             return -1;
-        for (size_t k = digits; k < 9; k++)
-            nsec *= 10;
+        static const int scale[] = {1, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+        nsec *= scale[digits];
     }
     int offset = 0;
     bool utc = false;
@@ -196,7 +202,12 @@ int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
     } else {
         return -1;
     }
-    out->unix_sec = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec - offset;
+    /* Days since 1970 from the year's start, as days_from_civil does. */
+    int64_t y = year - 1;
+    int64_t days = y * 365 + y / 4 - y / 100 + y / 400 - 719162 + days_before[month - 1] + day - 1;
+    if (month > 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+        days++;
+    out->unix_sec = days * 86400 + hour * 3600 + min * 60 + sec - offset;
     out->nsec = nsec;
     out->utc_offset = offset;
     out->utc = utc;

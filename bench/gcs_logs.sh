@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# GCS log forwarding speed: the Go anchor (go-gcslogs), the lua-cjson script
+# (../shared/anchors/lua-cjson-gcslogs.lua) and `vmutils gcs-logs --format
+# json` on the same 64 MiB corpus (gen_gcs_corpus.py, seed 1), output to
+# /dev/null; then our peak RSS on a 512 MiB stream (constant memory), and
+# the speed with a Lua set_log_handler callback receiving every record.
+# Prints MB/s, entries/s and peak RSS of each, and our ratios against the
+# requirements (>= 20x Go, >= 5x lua-cjson, peak RSS < 8 MiB). These are
+# printed figures, not a test.
+#
+# Environment: RUNS (best of, default 3), MB (corpus size, default 64),
+# BUILD (default build). The corpus is generated once and kept in
+# $BUILD/bench (DROP_CORPUS=1 removes it afterwards).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-3}
+MB=${MB:-64}
+VMUTILS=$BUILD/vmutils
+SHARED="$(git rev-parse --show-toplevel 2>/dev/null)/../shared"
+[ -d "$SHARED/anchors" ] || SHARED=/work/shared
+
+[ -x "$VMUTILS" ] || { echo "build $VMUTILS first (make all)" >&2; exit 2; }
+for tool in go python3 lua5.4 /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$BUILD/bench"
+corpus=$BUILD/bench/gcs-corpus-${MB}mb-seed1.jsonl
+if [ ! -s "$corpus" ]; then
+  echo "generating the ${MB} MiB corpus (seed 1)..."
+  python3 "$SHARED/bench/gen_gcs_corpus.py" --mb "$MB" --seed 1 >"$corpus.part" && mv "$corpus.part" "$corpus"
+fi
+[ "${DROP_CORPUS:-0}" = 1 ] && trap 'rm -rf "$tmp" "$corpus"' EXIT
+bytes=$(stat -c %s "$corpus")
+entries=$(wc -l <"$corpus")
+
+echo "building the Go anchor..."
+cp "$SHARED/anchors/go-gcslogs/main.go" "$tmp/"
+(cd "$tmp" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${GOCACHE:-$tmp/gocache}" \
+  go build -o go-gcslogs .) || exit 2
+
+# best NAME CMD...: the best of RUNS runs of CMD (stdin the corpus, stdout
+# /dev/null); sets best_s and best_kb.
+best() {
+  local name=$1; shift
+  best_s=""; best_kb=0
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" <"$corpus" >/dev/null 2>"$tmp/err" ||
+      { echo "$name failed:"; cat "$tmp/err"; exit 1; }
+    read -r s kb <"$tmp/time"
+    if [ -z "$best_s" ] || awk -v a="$s" -v b="$best_s" 'BEGIN { exit !(a < b) }'; then best_s=$s; fi
+    [ "$kb" -gt "$best_kb" ] && best_kb=$kb
+  done
+}
+
+report() { # NAME SECONDS KB
+  awk -v n="$1" -v s="$2" -v kb="$3" -v b="$bytes" -v e="$entries" 'BEGIN {
+    if (s < 0.001) s = 0.001
+    printf "%-32s %6.2f s %7.1f MB/s %9.0f entries/s %8.1f MiB peak RSS\n", n, s, b / s / 1e6, e / s, kb / 1024 }'
+}
+
+echo
+echo "corpus: $corpus ($bytes bytes, $entries entries); best of $RUNS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+best "go-gcslogs" "$tmp/go-gcslogs" -format json;   go_s=$best_s;  go_kb=$best_kb
+report "Go anchor (go-gcslogs)" "$go_s" "$go_kb"
+best "lua-cjson" lua5.4 "$SHARED/anchors/lua-cjson-gcslogs.lua"; lua_s=$best_s; lua_kb=$best_kb
+report "lua-cjson script" "$lua_s" "$lua_kb"
+best "vmutils" "$VMUTILS" gcs-logs --format json; c_s=$best_s; c_kb=$best_kb
+report "vmutils gcs-logs --format json" "$c_s" "$c_kb"
+
+# A Lua handler receiving every record (the state's logger at trace).
+cat >"$tmp/handler.lua" <<'EOF'
+local vmutils = require "vmutils"
+local n = 0
+vmutils.set_log_level("trace")
+vmutils.set_log_handler(function(record) n = n + 1 end)
+local stats = vmutils.parse_gcs_logrus("bench-vm")(io.stdin)
+assert(n == stats.entries, "handler saw " .. n .. " of " .. stats.entries)
+EOF
+best "Lua handler" env LUA_CPATH="$BUILD/?.so;;" lua5.4 "$tmp/handler.lua"; h_s=$best_s; h_kb=$best_kb
+report "parse_gcs_logrus + handler" "$h_s" "$h_kb"
+
+# Constant memory: 512 MiB through a pipe.
+big_runs=$(( (512 + MB - 1) / MB ))
+/usr/bin/time -f "%e %M" -o "$tmp/time" bash -c \
+  'for _ in $(seq '"$big_runs"'); do cat "$1"; done | "$2" gcs-logs --format json >/dev/null' _ "$corpus" "$VMUTILS"
+read -r big_s big_kb <"$tmp/time"
+awk -v s="$big_s" -v kb="$big_kb" -v b="$((bytes * big_runs))" 'BEGIN {
+  printf "%-32s %6.2f s %7.1f MB/s %27.1f MiB peak RSS\n", "vmutils, " int(b / 1048576) " MiB via a pipe", s, b / s / 1e6, kb / 1024 }'
+
+echo
+awk -v go="$go_s" -v lua="$lua_s" -v c="$c_s" -v kb="$c_kb" -v bkb="$big_kb" -v b="$bytes" 'BEGIN {
+  rgo = go / c; rlua = lua / c
+  printf "vmutils vs Go anchor:  %6.1fx (required >= 20x)   %s\n", rgo, (rgo >= 20 ? "met" : "NOT MET")
+  printf "vmutils vs lua-cjson:  %6.1fx (required >= 5x)    %s\n", rlua, (rlua >= 5 ? "met" : "NOT MET")
+  printf "vmutils throughput:    %6.0f MB/s (required >= 150) %s\n", b / c / 1e6, (b / c / 1e6 >= 150 ? "met" : "NOT MET")
+  printf "peak RSS:              %6.1f MiB (%d MiB corpus), %.1f MiB (512 MiB): required < 8 MiB and constant: %s\n",
+    kb / 1024, b / 1048576, bkb / 1024, ((kb < 8192 && bkb < 8192) ? "met" : "NOT MET") }'
