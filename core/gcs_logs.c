@@ -494,8 +494,11 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     if (st != yajl_status_ok) {
         uint64_t e = feed_off + yajl_get_bytes_consumed(ps->yajl);
         uint64_t vs = gcs_parser_value_start(ps, (size_t)(e - feed_off));
+        /* Only white space since the last value: the bad byte is the one
+         * yajl stopped after, unless that byte ended the last value (yajl
+         * puts back a '/' it refuses as a comment: "24/" stops at the '/'). */
         if (vs == UINT64_MAX)
-            vs = e > feed_off ? e - 1 : feed_off;
+            vs = e > feed_off && e - 1 >= ps->scan_pos ? e - 1 : e;
         uint64_t limit = e < feed_off + cut ? e + 1 : feed_off + cut;
         uint64_t at = go_error_at(d, p, off, vs, limit);
         if (d->broken)
