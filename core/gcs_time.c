@@ -173,7 +173,9 @@ int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
     int year = D2(1) * 100 + D2(3), month = D2(6), day = D2(9), hour = D2(12), min = D2(15),
         sec = D2(18);
 #undef D2
-    if (month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 ||
+    /* Year 0 is left to the general parser (the day count below divides
+     * positive numbers only). */
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 ||
         day > days_in(month, year))
         return -1;
     size_t i = 20;

@@ -387,6 +387,53 @@ static void test_unmarshal_nesting_limit(void **state)
     }
 }
 
+/* The RFC 3339 fast path agrees with the general Go parser wherever it
+ * answers (it declines what it does not handle). */
+static void test_time_fast_path_agrees(void **state)
+{
+    (void)state;
+    unsigned seed = 11;
+    int answered = 0;
+    for (int i = 0; i < 20000; i++) {
+        char raw[64];
+        int year = (int)(rand_r(&seed) % 10000), month = (int)(rand_r(&seed) % 14),
+            day = (int)(rand_r(&seed) % 33), hour = (int)(rand_r(&seed) % 25), min = (int)(rand_r(&seed) % 61),
+            sec = (int)(rand_r(&seed) % 61);
+        if (i % 4 == 0)
+            year = (int)(rand_r(&seed) % 3); /* years 0, 1 and 2 */
+        int n = snprintf(raw, sizeof raw, "\"%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, min, sec);
+        int digits = (int)(rand_r(&seed) % 12);
+        if (digits) {
+            raw[n++] = rand_r(&seed) % 4 ? '.' : ',';
+            for (int k = 0; k < digits; k++)
+                raw[n++] = (char)('0' + rand_r(&seed) % 10);
+        }
+        switch (rand_r(&seed) % 3) {
+        case 0:
+            raw[n++] = 'Z';
+            break;
+        default:
+            n += snprintf(raw + n, sizeof raw - (size_t)n, "%c%02d:%02d", rand_r(&seed) % 2 ? '+' : '-',
+                          (int)(rand_r(&seed) % 30), (int)(rand_r(&seed) % 70));
+        }
+        raw[n++] = '"';
+        vmu_time fast, general;
+        vmu_buf err;
+        vmu_buf_init(&err);
+        int slow = gcs_time_unmarshal_json((const uint8_t *)raw, (size_t)n, &general, &err);
+        vmu_buf_free(&err);
+        if (gcs_time_fast((const uint8_t *)raw, (size_t)n, &fast) != 0)
+            continue;
+        answered++;
+        if (slow != 0 || fast.unix_sec != general.unix_sec || fast.nsec != general.nsec ||
+            fast.utc_offset != general.utc_offset || fast.utc != general.utc)
+            fail_msg("%.*s: fast %lld.%09d%+d, general %d %lld.%09d%+d", n, raw, (long long)fast.unix_sec,
+                     fast.nsec, fast.utc_offset, slow, (long long)general.unix_sec, general.nsec,
+                     general.utc_offset);
+    }
+    assert_true(answered > 2000);
+}
+
 /* ---- hcsshim's TestParseGCSLogrus and friends ---- */
 
 typedef struct parse_case {
@@ -1243,6 +1290,7 @@ int main(void)
         cmocka_unit_test(test_unmarshal_standard_warning),
         cmocka_unit_test(test_unmarshal_matches_go),
         cmocka_unit_test(test_unmarshal_nesting_limit),
+        cmocka_unit_test(test_time_fast_path_agrees),
         cmocka_unit_test(test_parse_gcs_logrus_cases),
         cmocka_unit_test(test_parse_invalid_json),
         cmocka_unit_test(test_parse_trailing_content),
