@@ -4,7 +4,8 @@
 # golang-github-sirupsen-logrus-dev): generated corpora (several seeds, one
 # ending in a Go panic dump) and every hand-written stream of
 # tests/gcs_cases/, in both formats. The records must be the same bytes
-# apart from the host "time" value and Go type names in error texts.
+# apart from the host "time" value and Go type names in error texts. Also
+# random streams of corners from tests/gcs_random_stream.py.
 # Prints one TAP line per stream and format.
 set -u
 cd "$(dirname "$0")/../.."
@@ -88,6 +89,15 @@ done
 for file in tests/gcs_cases/*.jsonl; do
   for format in json text; do
     compare "case $(basename "$file" .jsonl)" "$file" "$format"
+  done
+done
+
+# Random streams of corners (tests/gcs_random_stream.py), fixed seeds.
+for seed in $(seq 1 30); do
+  stream=$tmp/random-$seed.jsonl
+  plain python3 tests/gcs_random_stream.py "$seed" 60 >"$stream"
+  for format in json text; do
+    compare "random stream seed $seed" "$stream" "$format"
   done
 done
 
