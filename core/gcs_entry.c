@@ -45,21 +45,14 @@ static bool fold_ascii(const char *key, const char *lower, size_t len)
     return true;
 }
 
-int gcs_std_key(const char *key, size_t len, bool *exact)
+int gcs_std_key(const char *key, size_t len)
 {
-    *exact = false;
-    if (len == 4 && fold_ascii(key, "time", 4)) {
-        *exact = memcmp(key, "time", 4) == 0;
+    if (len == 4 && fold_ascii(key, "time", 4))
         return GCS_STD_TIME;
-    }
-    if (len == 5 && fold_ascii(key, "level", 5)) {
-        *exact = memcmp(key, "level", 5) == 0;
+    if (len == 5 && fold_ascii(key, "level", 5))
         return GCS_STD_LEVEL;
-    }
-    if (len == 3 && fold_ascii(key, "msg", 3)) {
-        *exact = memcmp(key, "msg", 3) == 0;
+    if (len == 3 && fold_ascii(key, "msg", 3))
         return GCS_STD_MSG;
-    }
     /* "msg" has an s, so encoding/json folds it with equalFoldRight, which
      * also takes U+017F (long s, C5 BF) for it. */
     if (len == 4 && (key[0] | 0x20) == 'm' && (unsigned char)key[1] == 0xc5 &&

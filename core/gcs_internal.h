@@ -112,7 +112,6 @@ typedef struct gcs_std_member {
     uint32_t member;  /* index of the member in the top-level object */
     uint8_t which;    /* GCS_STD_* */
     uint8_t outcome;  /* GCS_OUT_* */
-    bool exact;       /* the key is exactly "time"/"level"/"msg" */
     vmu_log_level level;
     vmu_time time;
     const char *error; /* FAIL_*: Go's error text (arena) */
@@ -120,9 +119,9 @@ typedef struct gcs_std_member {
 } gcs_std_member;
 
 /* Which standard key a decoded object key names under encoding/json's
- * case-insensitive matching (GCS_STD_NONE if none); *exact says whether it
- * is the lower-case key itself, the only one the entry rules delete. */
-int gcs_std_key(const char *key, size_t len, bool *exact);
+ * case-insensitive matching (GCS_STD_NONE if none). Only the lower-case
+ * keys themselves leave the fields (gcs_entry_apply). */
+int gcs_std_key(const char *key, size_t len);
 /* logrus.ParseLevel (strings.ToLower, so U+0130 counts as 'i'). */
 int gcs_parse_level(const char *s, size_t len, vmu_log_level *out);
 
@@ -228,7 +227,6 @@ struct gcs_parser {
     gcs_std_member *std;
     size_t std_count, std_cap;
     uint8_t pending_std;      /* standard key of the member whose value is awaited */
-    bool pending_std_exact;
     uint64_t std_value_start; /* stream offset of a container given to "time" */
     const char *map_error;    /* first number out of float64 range */
     size_t map_error_len;

@@ -444,7 +444,6 @@ static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
     const vmu_value *v = &p->nodes[slot].value;
     s->member = (uint32_t)slot;
     s->which = which;
-    s->exact = p->pending_std_exact;
     s->error = NULL;
     s->error_len = 0;
     if (v->kind == VMU_VALUE_NULL) {
@@ -666,7 +665,7 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
     /* Only keys of 3 to 5 bytes can name a standard field ("m\u017fg" is
      * 4 bytes). */
     if (p->depth == 1 && f->key_len - 3 <= 2)
-        p->pending_std = (uint8_t)gcs_std_key(f->key, f->key_len, &p->pending_std_exact);
+        p->pending_std = (uint8_t)gcs_std_key(f->key, f->key_len);
     return 1;
 }
 
