@@ -2,7 +2,9 @@
  * decoder logs, so that runs can be compared record for record.
  *
  * A record is kept twice: as a canonical byte string (level, message and
- * every field, nested values included, host time left out) for equality,
+ * every field, nested values included, host time left out; object members
+ * sorted by key with a repeated key's last value, which is what formatters
+ * and Go maps show) for equality,
  * and as the few parts the byte-coverage walk needs (the "entry", "stderr"
  * and "size" fields, and whether it is a forwarded entry: those carry
  * "vm.time"). Header-only, plain malloc. */
@@ -19,8 +21,8 @@ typedef struct kept_record {
     size_t canonical_len;
     char msg[32]; /* enough for the decoder's own messages */
     bool is_entry;
-    char *entry, *stderr_text, *uvm; /* copies of those fields, or NULL */
-    size_t entry_len, stderr_len, uvm_len;
+    char *entry, *stderr_text, *uvm, *error; /* copies of those fields, or NULL */
+    size_t entry_len, stderr_len, uvm_len, error_len;
     int64_t size; /* -1 when absent */
 } kept_record;
 
@@ -61,6 +63,8 @@ static inline void canon_bytes(canon *c, const void *p, size_t n)
     grow(&c->buf, &c->len, &c->cap, p, n);
 }
 
+static inline void canon_members(canon *c, const vmu_field *members, size_t count);
+
 static inline void canon_value(canon *c, const vmu_value *v)
 {
     uint8_t kind = (uint8_t)v->kind;
@@ -97,13 +101,43 @@ static inline void canon_value(canon *c, const vmu_value *v)
             canon_value(c, &v->as.array.items[i]);
         break;
     case VMU_VALUE_OBJECT:
-        canon_count(c, v->as.object.count);
-        for (size_t i = 0; i < v->as.object.count; i++) {
-            canon_bytes(c, v->as.object.members[i].key, v->as.object.members[i].key_len);
-            canon_value(c, &v->as.object.members[i].value);
-        }
+        canon_members(c, v->as.object.members, v->as.object.count);
         break;
     }
+}
+
+static int compare_member_order(const void *pa, const void *pb)
+{
+    const vmu_field *a = *(const vmu_field *const *)pa, *b = *(const vmu_field *const *)pb;
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int k = n ? memcmp(a->key, b->key, n) : 0;
+    if (k == 0 && a->key_len != b->key_len)
+        k = a->key_len < b->key_len ? -1 : 1;
+    if (k == 0) /* the same key: keep input order, so the last one is last */
+        k = a < b ? -1 : a > b;
+    return k;
+}
+
+/* Members as an observer sees them (a formatter, a Go map): sorted by key,
+ * a repeated key holding its last value. */
+static inline void canon_members(canon *c, const vmu_field *members, size_t count)
+{
+    const vmu_field **order = malloc((count ? count : 1) * sizeof *order);
+    FUZZ_REQUIRE(order, "malloc");
+    for (size_t i = 0; i < count; i++)
+        order[i] = &members[i];
+    qsort(order, count, sizeof *order, compare_member_order);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+        if (i + 1 == count || order[i]->key_len != order[i + 1]->key_len ||
+            memcmp(order[i]->key, order[i + 1]->key, order[i]->key_len) != 0)
+            order[kept++] = order[i];
+    canon_count(c, kept);
+    for (size_t i = 0; i < kept; i++) {
+        canon_bytes(c, order[i]->key, order[i]->key_len);
+        canon_value(c, &order[i]->value);
+    }
+    free(order);
 }
 
 static inline char *copy_of(const char *s, size_t n)
@@ -136,11 +170,9 @@ static inline void keep_record(void *user, const vmu_log_record *r)
     uint8_t level = (uint8_t)r->level;
     grow(&c.buf, &c.len, &c.cap, &level, 1);
     canon_bytes(&c, r->msg, r->msg_len);
-    canon_count(&c, r->field_count);
+    canon_members(&c, r->fields, r->field_count);
     for (size_t i = 0; i < r->field_count; i++) {
         const vmu_field *f = &r->fields[i];
-        canon_bytes(&c, f->key, f->key_len);
-        canon_value(&c, &f->value);
         bool str = f->value.kind == VMU_VALUE_STRING;
         /* A key may repeat (an entry's own "uvm-id" before the host's):
          * the last one counts, as in the formatters and in a Go map. */
@@ -158,6 +190,10 @@ static inline void keep_record(void *user, const vmu_log_record *r)
             free(k->stderr_text);
             k->stderr_text = copy_of(f->value.as.str.ptr, f->value.as.str.len);
             k->stderr_len = f->value.as.str.len;
+        } else if (key_is(f, "error") && str) {
+            free(k->error);
+            k->error = copy_of(f->value.as.str.ptr, f->value.as.str.len);
+            k->error_len = f->value.as.str.len;
         } else if (key_is(f, "size") && f->value.kind == VMU_VALUE_INT) {
             k->size = f->value.as.i;
         }
@@ -174,6 +210,7 @@ static inline void record_log_clear(record_log *log)
         free(log->items[i].entry);
         free(log->items[i].stderr_text);
         free(log->items[i].uvm);
+        free(log->items[i].error);
     }
     log->count = 0;
 }
