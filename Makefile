@@ -221,6 +221,20 @@ $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(STATIC_LIB)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ifuzz $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< \
 	  $(STATIC_LIB) $(PKG_LIBS) -lm
 
+# The same targets without libFuzzer, entry points renamed, for
+# tests/test_fuzz_regressions.c: it replays saved inputs in every build
+# (plain, sanitize, memcheck, tsan).
+REPLAY_OBJ     = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/obj/replay/%.o)
+$(BUILD)/obj/replay/%.o: fuzz/%.c $(wildcard fuzz/*.h) $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Ifuzz -DFUZZ_REPLAY \
+	  -DLLVMFuzzerTestOneInput=replay_$*_one -DLLVMFuzzerInitialize=replay_$*_init -c $< -o $@
+$(BUILD)/tests/test_fuzz_regressions: tests/test_fuzz_regressions.c $(REPLAY_OBJ) $(EMBED_OBJ) \
+  $(MODULE_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(REPLAY_OBJ) \
+	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS)
 	bench/fuzz_stats.sh

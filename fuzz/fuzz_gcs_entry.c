@@ -115,13 +115,24 @@ static bool syntax_error_text(const char *error, size_t len)
     return false;
 }
 
+static vmu_logger *logger;
+static record_log stream, expected;
+
+/* Everything kept between inputs is released at exit, so that a replay
+ * under valgrind or LeakSanitizer shows no leak of the target's own. */
+static void release(void)
+{
+    vmu_logger_free(logger);
+    record_log_free(&stream);
+    record_log_free(&expected);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static vmu_logger *logger;
-    static record_log stream, expected;
     if (!logger) {
         logger = vmu_logger_new();
         FUZZ_REQUIRE(logger, "logger");
+        atexit(release);
         vmu_logger_set_level(logger, VMU_LEVEL_TRACE);
         vmu_logger_set_sink(logger, keep_record, &stream);
     }

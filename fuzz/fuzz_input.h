@@ -11,8 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A property that must hold for every input. abort() rather than return:
- * libFuzzer treats it as a crash and keeps the input as a reproducer. */
+/* A property that must hold for every input. Under libFuzzer: abort()
+ * rather than return, so that it keeps the input as a reproducer. Built
+ * with FUZZ_REPLAY (tests/test_fuzz_regressions.c links the targets to
+ * replay saved inputs): the test's hook fails the running test instead. */
+#ifdef FUZZ_REPLAY
+void fuzz_replay_property_failed(void);
+#define FUZZ_PROPERTY_FAILED() fuzz_replay_property_failed()
+#else
+#define FUZZ_PROPERTY_FAILED() abort()
+#endif
+
 #define FUZZ_REQUIRE(cond, ...)                                                   \
     do {                                                                          \
         if (!(cond)) {                                                            \
@@ -20,7 +29,7 @@
                     #cond);                                                       \
             fprintf(stderr, __VA_ARGS__);                                         \
             fputc('\n', stderr);                                                  \
-            abort();                                                              \
+            FUZZ_PROPERTY_FAILED();                                               \
         }                                                                         \
     } while (0)
 

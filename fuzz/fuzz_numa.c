@@ -381,12 +381,17 @@ static void check_validators(fuzz_input *in)
                          ref_msg[0] ? -1 : 0, ref_msg, "validate_numa_for_vm");
 }
 
+static vmu_logger *logger;
+
+/* Released at exit, so that a replay under valgrind shows no leak. */
+static void release(void) { vmu_logger_free(logger); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static vmu_logger *logger;
     if (!logger) {
         logger = vmu_logger_new();
         FUZZ_REQUIRE(logger, "no logger");
+        atexit(release);
         vmu_logger_set_sink(logger, remember, NULL);
     }
     fuzz_input in = fuzz_input_of(data, size);

@@ -37,7 +37,7 @@
 #include "vmutils.h"
 
 static const char prefix[] = "failed to read UVM reference info file: ";
-static char base_dir[PATH_MAX], root_dir[PATH_MAX], root_real[PATH_MAX];
+static char base_dir[PATH_MAX], root_dir[PATH_MAX + 16], root_real[PATH_MAX];
 static vmu_logger *quiet;
 
 static void put_file(const char *rel, const char *content)
@@ -59,6 +59,8 @@ static void put_link(const char *rel, const char *target)
 
 static void remove_tree(void)
 {
+    vmu_logger_free(quiet);
+    quiet = NULL;
     char cmd[PATH_MAX + 32];
     if (base_dir[0]) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base_dir);
@@ -276,7 +278,8 @@ static void check_one(const outcome *o, const uint8_t *name, size_t len, const c
         return;
     }
     char path[PATH_MAX * 3];
-    snprintf(path, sizeof path, "%s/%s", root_dir, clean);
+    int path_len = snprintf(path, sizeof path, "%s/%s", root_dir, clean);
+    FUZZ_REQUIRE(path_len > 0 && (size_t)path_len < sizeof path, "path too long for the oracle");
     if (o->rc != 0)
         return;
     if (o->out.len == 0) {
