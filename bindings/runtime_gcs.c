@@ -1,7 +1,9 @@
 /* `vmutils gcs-logs`: forwards a GCS log stream from a file or stdin and
  * prints the records on stdout, the bytes the Go anchor prints (the host
  * "time" aside). Output goes through one 64 KiB buffer, as the anchor's
- * bufio.Writer, written with write(2). */
+ * bufio.Writer, written with write(2); unlike the anchor, what is buffered
+ * is also written before the command waits for more input, so a live
+ * stream's records are not held back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,14 +78,15 @@ static int write_record(void *user, const char *data, size_t len)
 
 typedef struct source {
     int fd;
-    const out_buffer *out;
+    out_buffer *out;
 } source;
 
-/* Reads the stream; stops early (as at EOF) once stdout is gone. */
+/* Reads the stream once the records so far are out; stops early (as at
+ * EOF) once stdout is gone. */
 static ptrdiff_t read_source(void *user, void *buf, size_t cap)
 {
     source *src = user;
-    if (src->out->failed)
+    if (flush_out(src->out) != 0)
         return 0;
     return read(src->fd, buf, cap);
 }
