@@ -195,7 +195,10 @@ static void block_append(vmu_gcs_decoder *d, const uint8_t *s, size_t n)
 
 static void block_flush(vmu_gcs_decoder *d, const char *msg)
 {
-    log_text(d, msg, (const uint8_t *)d->block.data, d->block.len);
+    /* Once memory ran out the block may lack its end: a cut text is not
+     * logged as if it were the whole. */
+    if (!d->broken)
+        log_text(d, msg, (const uint8_t *)d->block.data, d->block.len);
     d->block.len = 0;
     if (d->block.cap > 2 * SLICE)
         vmu_buf_free(&d->block);
