@@ -35,8 +35,9 @@ static const char usage[] =
 typedef struct out_buffer {
     int fd;
     bool failed;
-    size_t len;
-    char data[OUT_BUFFER];
+    vmu_log_format format;
+    bool format_failed;
+    vmu_buf text; /* formatted records not yet written */
 } out_buffer;
 
 static int write_all(out_buffer *out, const char *data, size_t len)
@@ -57,23 +58,25 @@ static int write_all(out_buffer *out, const char *data, size_t len)
 
 static int flush_out(out_buffer *out)
 {
-    int rc = write_all(out, out->data, out->len);
-    out->len = 0;
+    int rc = write_all(out, out->text.data, out->text.len);
+    out->text.len = 0;
     return rc;
 }
 
-static int write_record(void *user, const char *data, size_t len)
+/* The logger's sink: each record is formatted straight onto the pending
+ * output (no line buffer to copy from), which is written OUT_BUFFER bytes
+ * at a time. */
+static void format_record(void *user, const vmu_log_record *record)
 {
     out_buffer *out = user;
     if (out->failed)
-        return -1;
-    if (len > sizeof out->data - out->len && flush_out(out) != 0)
-        return -1;
-    if (len > sizeof out->data)
-        return write_all(out, data, len);
-    memcpy(out->data + out->len, data, len);
-    out->len += len;
-    return 0;
+        return;
+    int rc = out->format == VMU_LOG_JSON ? vmu_log_format_json(record, &out->text)
+                                         : vmu_log_format_text(record, &out->text);
+    if (rc != 0)
+        out->format_failed = true;
+    if (out->text.len >= OUT_BUFFER)
+        flush_out(out);
 }
 
 typedef struct source {
@@ -204,16 +207,18 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
     }
     out->fd = 1;
     out->failed = false;
-    out->len = 0;
+    out->format = format;
+    out->format_failed = false;
+    vmu_buf_init(&out->text);
     src.out = out;
     vmu_logger_set_level(logger, level);
     vmu_logger_set_format(logger, format);
-    vmu_logger_set_writer(logger, write_record, out);
+    vmu_logger_set_sink(logger, format_record, out);
 
     int rc = vmu_gcs_forward(vm_id, read_source, &src, name, &opts, logger, NULL);
     flush_out(out);
     int status = 0;
-    if (rc != 0) {
+    if (rc != 0 || out->format_failed) {
         fputs("vmutils gcs-logs: out of memory\n", stderr);
         status = 1;
     } else if (out->failed) {
@@ -221,6 +226,7 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
         status = 1;
     }
     vmu_logger_free(logger);
+    vmu_buf_free(&out->text);
     free(out);
     if (src.fd != 0)
         close(src.fd);
