@@ -42,18 +42,20 @@ cp "$SHARED/anchors/go-gcslogs/main.go" "$tmp/"
 (cd "$tmp" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${GOCACHE:-$tmp/gocache}" \
   go build -o go-gcslogs .) || exit 2
 
-# best NAME CMD...: the best of RUNS runs of CMD (stdin the corpus, stdout
-# /dev/null); sets best_s and best_kb.
-best() {
+# once NAME CMD...: one run of CMD (stdin the corpus, stdout /dev/null);
+# keeps the best time and the largest peak RSS of NAME.
+declare -A best_s best_kb
+once() {
   local name=$1; shift
-  best_s=""; best_kb=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" <"$corpus" >/dev/null 2>"$tmp/err" ||
-      { echo "$name failed:"; cat "$tmp/err"; exit 1; }
-    read -r s kb <"$tmp/time"
-    if [ -z "$best_s" ] || awk -v a="$s" -v b="$best_s" 'BEGIN { exit !(a < b) }'; then best_s=$s; fi
-    [ "$kb" -gt "$best_kb" ] && best_kb=$kb
-  done
+  /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" <"$corpus" >/dev/null 2>"$tmp/err" ||
+    { echo "$name failed:"; cat "$tmp/err"; exit 1; }
+  local s kb
+  read -r s kb <"$tmp/time"
+  if [ -z "${best_s[$name]:-}" ] || awk -v a="$s" -v b="${best_s[$name]}" 'BEGIN { exit !(a < b) }'; then
+    best_s[$name]=$s
+  fi
+  [ "$kb" -gt "${best_kb[$name]:-0}" ] && best_kb[$name]=$kb
+  return 0
 }
 
 report() { # NAME SECONDS KB
@@ -63,14 +65,6 @@ report() { # NAME SECONDS KB
 }
 
 echo
-echo "corpus: $corpus ($bytes bytes, $entries entries); best of $RUNS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-best "go-gcslogs" "$tmp/go-gcslogs" -format json;   go_s=$best_s;  go_kb=$best_kb
-report "Go anchor (go-gcslogs)" "$go_s" "$go_kb"
-best "lua-cjson" lua5.4 "$SHARED/anchors/lua-cjson-gcslogs.lua"; lua_s=$best_s; lua_kb=$best_kb
-report "lua-cjson script" "$lua_s" "$lua_kb"
-best "vmutils" "$VMUTILS" gcs-logs --format json; c_s=$best_s; c_kb=$best_kb
-report "vmutils gcs-logs --format json" "$c_s" "$c_kb"
-
 # A Lua handler receiving every record (the state's logger at trace).
 cat >"$tmp/handler.lua" <<'EOF'
 local vmutils = require "vmutils"
@@ -80,8 +74,22 @@ vmutils.set_log_handler(function(record) n = n + 1 end)
 local stats = vmutils.parse_gcs_logrus("bench-vm")(io.stdin)
 assert(n == stats.entries, "handler saw " .. n .. " of " .. stats.entries)
 EOF
-best "Lua handler" env LUA_CPATH="$BUILD/?.so;;" lua5.4 "$tmp/handler.lua"; h_s=$best_s; h_kb=$best_kb
-report "parse_gcs_logrus + handler" "$h_s" "$h_kb"
+
+echo
+echo "corpus: $corpus ($bytes bytes, $entries entries); best of $RUNS rounds; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The machine's speed drifts (shared cores): each round runs every
+# contender once, so their best times come from like conditions.
+for _ in $(seq "$RUNS"); do
+  once go "$tmp/go-gcslogs" -format json
+  once lua lua5.4 "$SHARED/anchors/lua-cjson-gcslogs.lua"
+  once vmutils "$VMUTILS" gcs-logs --format json
+  once handler env LUA_CPATH="$BUILD/?.so;;" lua5.4 "$tmp/handler.lua"
+done
+go_s=${best_s[go]} lua_s=${best_s[lua]} c_s=${best_s[vmutils]} c_kb=${best_kb[vmutils]}
+report "Go anchor (go-gcslogs)" "$go_s" "${best_kb[go]}"
+report "lua-cjson script" "$lua_s" "${best_kb[lua]}"
+report "vmutils gcs-logs --format json" "$c_s" "$c_kb"
+report "parse_gcs_logrus + handler" "${best_s[handler]}" "${best_kb[handler]}"
 
 # Constant memory: 512 MiB through a pipe.
 big_runs=$(( (512 + MB - 1) / MB ))
