@@ -201,13 +201,21 @@ vmu_time vmu_time_now(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    struct tm local;
-    time_t secs = now.tv_sec;
-    localtime_r(&secs, &local);
+    /* The zone offset can only change on a whole second, and forwarders ask
+     * for the time once a record: each thread keeps the last second's. */
+    static _Thread_local time_t offset_second = (time_t)-1;
+    static _Thread_local int32_t offset_of_second;
+    if (now.tv_sec != offset_second) {
+        struct tm local;
+        time_t secs = now.tv_sec;
+        localtime_r(&secs, &local);
+        offset_of_second = (int32_t)local.tm_gmtoff;
+        offset_second = now.tv_sec;
+    }
     vmu_time t;
     t.unix_sec = (int64_t)now.tv_sec;
     t.nsec = (int32_t)now.tv_nsec;
-    t.utc_offset = (int32_t)local.tm_gmtoff;
+    t.utc_offset = offset_of_second;
     /* time.Now() is in Local, not UTC, even where Local's offset is zero
      * (Europe/London in winter prints "GMT"). */
     t.utc = false;

@@ -315,6 +315,31 @@ static int json_value(vmu_buf *out, const vmu_value *v, int level)
     return put_char(out, ']');
 }
 
+/* The host time of a record is printed to the second and changes once a
+ * second, while a forwarder prints hundreds of thousands of records a second:
+ * each thread keeps the last text it formatted. */
+static size_t host_time_text(const vmu_time *t, char *text)
+{
+    static _Thread_local struct {
+        int64_t unix_sec;
+        int32_t utc_offset;
+        bool utc, valid;
+        size_t len;
+        char text[VMU_GO_RFC3339_MAX];
+    } last;
+    if (!last.valid || last.unix_sec != t->unix_sec || last.utc_offset != t->utc_offset ||
+        last.utc != t->utc) {
+        last.len = vmu_go_rfc3339(t, false, last.text);
+        last.unix_sec = t->unix_sec;
+        last.utc_offset = t->utc_offset;
+        last.utc = t->utc;
+        last.valid = true;
+    }
+    memcpy(text, last.text, last.len);
+    return last.len;
+}
+
+
 /* The record's own keys in sorted order; no renamed field can equal them. */
 enum { FIXED_LEVEL, FIXED_MSG, FIXED_TIME, FIXED_COUNT };
 static const struct {
@@ -336,7 +361,7 @@ static int json_fixed(vmu_buf *out, const vmu_log_record *record, int which)
                                   record->msg ? record->msg_len : 0);
     default: {
         char text[VMU_GO_RFC3339_MAX];
-        size_t n = vmu_go_rfc3339(&record->time, false, text);
+        size_t n = host_time_text(&record->time, text);
         return PUT_LITERAL(out, "\"time\":\"") || put_bytes(out, text, n) || put_char(out, '"');
     }
     }
@@ -508,7 +533,7 @@ static int text_record(vmu_buf *out, const vmu_log_record *record, const sorted_
 {
     /* The timestamp always needs quotes (it has ':') and never escapes. */
     char text[VMU_GO_RFC3339_MAX];
-    size_t time_len = vmu_go_rfc3339(&record->time, false, text);
+    size_t time_len = host_time_text(&record->time, text);
     const char *level = vmu_log_level_name(record->level);
     if (PUT_LITERAL(out, "time=\"") || put_bytes(out, text, time_len) ||
         PUT_LITERAL(out, "\" level=") || put_bytes(out, level, strlen(level)))
