@@ -246,6 +246,7 @@ tsan: deps
 	$(MAKE) BUILD=build/tsan OPT="$(TSAN_OPT)" $(TEST_BIN:$(BUILD)/%=build/tsan/%)
 	@set -e; for t in build/tsan/tests/test_*; do \
 	  echo "tsan $$t"; \
-	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CMOCKA_MESSAGE_OUTPUT=TAP $$t >build/tsan/last.log 2>&1 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	    CMOCKA_MESSAGE_OUTPUT=TAP $$t >build/tsan/last.log 2>&1 \
 	    || { tail -n 60 build/tsan/last.log; exit 1; }; \
 	done; echo "tsan: all C tests clean"
