@@ -64,15 +64,28 @@ static int push_entry(lua_State *L)
     return 1;
 }
 
+static int push_entry_error(lua_State *L)
+{
+    const vmu_gcs_entry *e = lua_touserdata(L, 1);
+    lua_pushlstring(L, e->error, e->error_len);
+    return 1;
+}
+
 static int l_decode_gcs_log_entry(lua_State *L)
 {
     size_t len;
     const char *json = luaL_checklstring(L, 1, &len);
     vmu_gcs_entry e;
     if (vmu_gcs_decode_entry(json, len, &e, NULL) != 0) {
+        /* The message is in the entry's C memory too: copied protected,
+         * so that a memory error cannot leak the entry. */
         lua_pushnil(L);
-        lua_pushlstring(L, e.error, e.error_len);
+        lua_pushcfunction(L, push_entry_error);
+        lua_pushlightuserdata(L, &e);
+        int status = lua_pcall(L, 1, 1, 0);
         vmu_gcs_entry_free(&e);
+        if (status != LUA_OK)
+            return lua_error(L);
         return 2;
     }
     /* The entry's memory is C memory: build the table protected, free, and
