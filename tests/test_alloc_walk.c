@@ -158,7 +158,7 @@ typedef struct stream_row {
     const char *name;
     bool resync;
     size_t max_entry_bytes; /* 0: the default */
-    size_t chunk;           /* 0: vmu_gcs_decode_stream; else decoder fed in chunks */
+    size_t chunk; /* 0: vmu_gcs_decode_stream; SIZE_MAX: vmu_gcs_forward; else fed in chunks */
     record_log reference;
 } stream_row;
 
@@ -198,9 +198,28 @@ static stream_row stream_rows[] = {
     {"stream: resync, whole", true, 0, 0, {0}},
     {"stream: resync, small max_entry_bytes, 7-byte chunks", true, 100, 7, {0}},
     {"stream: Go mode, 64-byte chunks", false, 0, 64, {0}},
+    {"stream: vmu_gcs_forward from a read function, resync", true, 0, SIZE_MAX, {0}},
 };
 
 static vmu_logger *stream_logger;
+
+/* vmu_gcs_forward's source: the stream in reads of at most 100 bytes. */
+typedef struct memory_source {
+    size_t at;
+} memory_source;
+
+static ptrdiff_t read_memory(void *user, void *buf, size_t cap)
+{
+    memory_source *m = user;
+    size_t n = stream_len - m->at;
+    if (n > cap)
+        n = cap;
+    if (n > 100)
+        n = 100;
+    memcpy(buf, stream_text + m->at, n);
+    m->at += n;
+    return (ptrdiff_t)n;
+}
 
 static int decode_rows_stream(const stream_row *row, record_log *into)
 {
@@ -210,6 +229,10 @@ static int decode_rows_stream(const stream_row *row, record_log *into)
     if (row->max_entry_bytes)
         opts.max_entry_bytes = row->max_entry_bytes;
     vmu_logger_set_sink(stream_logger, keep_record, into);
+    if (row->chunk == SIZE_MAX) {
+        memory_source source = {0};
+        return vmu_gcs_forward("walk-vm", read_memory, &source, "memory", &opts, stream_logger, NULL);
+    }
     if (!row->chunk)
         return vmu_gcs_decode_stream("walk-vm", stream_text, stream_len, &opts, stream_logger, NULL);
     vmu_gcs_decoder *d = vmu_gcs_decoder_new("walk-vm", 7, &opts, stream_logger);
