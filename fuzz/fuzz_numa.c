@@ -205,8 +205,8 @@ static void check_prepare(fuzz_input *in, vmu_logger *logger, vmu_log_level leve
                          : build_choice < 0xC0 ? VMU_OSVERSION_V21H2_SERVER
                                                : (int32_t)fuzz_u32(in);
 
-    uint32_t preferred[MAX_NODES], mapped[MAX_NODES], processors[MAX_NODES];
-    uint64_t blocks[MAX_NODES];
+    uint32_t preferred[MAX_NODES] = {0}, mapped[MAX_NODES] = {0}, processors[MAX_NODES] = {0};
+    uint64_t blocks[MAX_NODES] = {0};
     vmu_numa_config c;
     memset(&c, 0, sizeof c);
     c.max_processors_per_numa_node = (fuzz_u8(in) & 1) ? fuzz_small_or_wide_u32(in) : 0;
@@ -282,7 +282,7 @@ static void check_prepare(fuzz_input *in, vmu_logger *logger, vmu_log_level leve
             FUZZ_REQUIRE(seen_count == 0, "records before the mismatch error");
             return;
         }
-        vmu_numa_setting expected[MAX_NODES];
+        vmu_numa_setting expected[MAX_NODES] = {{0}};
         for (size_t i = 0; i < n; i++) {
             vmu_numa_setting s = {(uint32_t)i, mapped[i], (uint32_t)i, processors[i], blocks[i],
                                   VMU_MEMORY_BACKING_PHYSICAL};
@@ -342,7 +342,7 @@ static void check_prepare(fuzz_input *in, vmu_logger *logger, vmu_log_level leve
 
 static void check_validators(fuzz_input *in)
 {
-    vmu_numa_setting settings[MAX_NODES];
+    vmu_numa_setting settings[MAX_NODES] = {{0}};
     size_t n = fuzz_u8(in) % MAX_NODES;
     for (size_t i = 0; i < n; i++) {
         uint8_t v = fuzz_u8(in);
