@@ -8,6 +8,9 @@ local vmutils = require "vmutils"
 local POLICY = "scripts/policies/lcow.lua"
 local HOST_CPUS = 8
 
+-- hcsshim's pkg/annotations names, spelled out here rather than taken from
+-- the policy: a misspelt name in the policy must fail these specs, not pass
+-- them by agreeing with itself.
 local A = {
   ProcessorCount = "io.microsoft.virtualmachine.computetopology.processor.count",
   ProcessorLimit = "io.microsoft.virtualmachine.computetopology.processor.limit",

@@ -4,33 +4,14 @@
 local vmutils = require "vmutils"
 local cjson = require "cjson"
 local capture = require("log_capture").capture
+local support = require "support"
+local raises, row_arguments = support.raises, support.row_arguments
 
 local WILDCARD = 0xFF
 
 local function setting(v, p, s, cpus, mem)
   return { VirtualNodeNumber = v, PhysicalNodeNumber = p, VirtualSocketNumber = s,
     CountOfProcessors = cpus, CountOfMemoryBlocks = mem, MemoryBackingType = "Physical" }
-end
-
--- Calls vmutils.<name>(...) as a script would (so the message names the
--- function as the contract spells it) and checks the error it raises.
-local function raises(pattern, name, ...)
-  local call = load("local vmutils = ...; return function(...) return vmutils." .. name
-    .. "(...) end")(vmutils)
-  local ok, err = pcall(call, ...)
-  assert.is_false(ok, "expected an error matching " .. pattern)
-  assert.is_truthy(tostring(err):find(pattern, 1, true),
-    "error '" .. tostring(err) .. "' does not contain '" .. pattern .. "'")
-end
-
--- A bad-argument row is { name, message, arguments... }: the arguments run
--- to the last non-nil one, so "no value" and "nil" rows stay distinct.
-local function row_arguments(row)
-  local last = 2
-  for i = 3, 8 do
-    if row[i] ~= nil then last = i end
-  end
-  return table.unpack(row, 3, last)
 end
 
 local function expect_failure(expected, ...)

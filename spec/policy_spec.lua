@@ -2,40 +2,13 @@
 -- stderr), the request on stdin, the limits from the command line, the
 -- sandbox as a policy meets it, and usage errors.
 local cjson = require "cjson"
+local support = require "support"
+local sh, slurp, shell_quote = support.run, support.slurp, support.quote
+local write_policy, base64 = support.temp_lua, support.base64
 
 local BUILD = os.getenv("VMUTILS_BUILD") or "build"
 local VMUTILS = BUILD .. "/vmutils"
 local LCOW = "scripts/policies/lcow.lua"
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Runs the command line (already quoted), feeding `input` on stdin when
--- given; returns exit status, stdout, stderr.
-local function sh(cmdline, input)
-  local base = os.tmpname()
-  local out, err, inp = base .. ".out", base .. ".err", base .. ".in"
-  local redirect = " </dev/null"
-  if input then
-    local f = assert(io.open(inp, "wb"))
-    f:write(input)
-    f:close()
-    redirect = " <" .. inp
-  end
-  local ok, _, code = os.execute(cmdline .. redirect .. " >" .. out .. " 2>" .. err)
-  local stdout, stderr = slurp(out), slurp(err)
-  os.remove(out); os.remove(err); os.remove(inp); os.remove(base)
-  return ok and 0 or code, stdout, stderr
-end
 
 local function policy(args, input)
   local parts = { VMUTILS, "policy" }
@@ -43,33 +16,7 @@ local function policy(args, input)
   return sh(table.concat(parts, " "), input)
 end
 
-local function write_policy(text)
-  local path = os.tmpname() .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
 local cwd = os.getenv("PWD") or "."
-
-local function base64(data)
-  local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  local out = {}
-  for i = 1, #data, 3 do
-    local a, b, c = data:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    for k = 0, 3 do
-      if k <= 1 or (k == 2 and b) or (k == 3 and c) then
-        local x = (n >> (18 - 6 * k)) & 63
-        out[#out + 1] = chars:sub(x + 1, x + 1)
-      else
-        out[#out + 1] = "="
-      end
-    end
-  end
-  return table.concat(out)
-end
 
 describe("vmutils policy: the examples", function()
   local function run_example(name)

@@ -3,63 +3,11 @@
 -- untrusted names, on a fixture directory built for the spec.
 local vmutils = require "vmutils"
 local capture = require("log_capture").capture
+local support = require "support"
+local raises, row_arguments = support.raises, support.row_arguments
+local sh, quote, write, base64 = support.shell, support.quote, support.write_file, support.base64
 
 local PREFIX = "failed to read UVM reference info file: "
-
--- Calls vmutils.<name>(...) as a script would (so the message names the
--- function as the contract spells it) and checks the error it raises.
-local function raises(pattern, name, ...)
-  local call = load("local vmutils = ...; return function(...) return vmutils." .. name
-    .. "(...) end")(vmutils)
-  local ok, err = pcall(call, ...)
-  assert.is_false(ok, "expected an error matching " .. pattern)
-  assert.is_truthy(tostring(err):find(pattern, 1, true),
-    "error '" .. tostring(err) .. "' does not contain '" .. pattern .. "'")
-end
-
--- A bad-argument row is { name, message, arguments... }: the arguments run
--- to the last non-nil one, so "no value" and "nil" rows stay distinct.
-local function row_arguments(row)
-  local last = 2
-  for i = 3, 8 do
-    if row[i] ~= nil then last = i end
-  end
-  return table.unpack(row, 3, last)
-end
-
-local function sh(command)
-  local pipe = assert(io.popen(command .. " 2>&1"))
-  local output = pipe:read("a")
-  local ok, _, code = pipe:close()
-  return output, ok and 0 or code
-end
-
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
--- Standard base64 written out independently of the code under test.
-local function base64(data)
-  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  local out = {}
-  for i = 1, #data, 3 do
-    local a, b, c = data:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local chars = {}
-    for k = 3, 0, -1 do
-      local index = (n >> (6 * k)) & 63
-      chars[#chars + 1] = alphabet:sub(index + 1, index + 1)
-    end
-    if not b then chars[3], chars[4] = "=", "="
-    elseif not c then chars[4] = "=" end
-    out[#out + 1] = table.concat(chars)
-  end
-  return table.concat(out)
-end
 
 describe("parse_uvm_reference_info", function()
   local tmp, root

@@ -2,37 +2,11 @@
 -- --version, --help, and the REPL read from a pipe (its printing, multi-line
 -- input and error recovery; tests/sh/repl.sh drives it on a terminal).
 local vmutils = require "vmutils"
+local support = require "support"
+local sh, script = support.run, support.temp_lua
 
 local BUILD = os.getenv("VMUTILS_BUILD") or "build"
 local VMUTILS = BUILD .. "/vmutils"
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function sh(cmdline, input)
-  local base = os.tmpname()
-  local out, err, inp = base .. ".out", base .. ".err", base .. ".in"
-  local f = assert(io.open(inp, "wb"))
-  f:write(input or "")
-  f:close()
-  local ok, _, code = os.execute(cmdline .. " <" .. inp .. " >" .. out .. " 2>" .. err)
-  local stdout, stderr = slurp(out), slurp(err)
-  os.remove(out); os.remove(err); os.remove(inp); os.remove(base)
-  return ok and 0 or code, stdout, stderr
-end
-
-local function script(text)
-  local path = os.tmpname() .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
 
 local function run(text, args)
   local path = script(text)

@@ -2,17 +2,9 @@
 -- lcow_test.go cases, the warnings they log, and bad arguments.
 local vmutils = require "vmutils"
 local capture = require("log_capture").capture
-
--- Shell helpers for the cases that need another process (environment
--- variables, another executable).
-local function sh(command)
-  local pipe = assert(io.popen(command .. " 2>&1"))
-  local output = pipe:read("a")
-  local ok, _, code = pipe:close()
-  return output, ok and 0 or code
-end
-
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local support = require "support"
+local raises, row_arguments = support.raises, support.row_arguments
+local sh, quote = support.shell, support.quote
 
 local function absolute_build_dir()
   local build = os.getenv("VMUTILS_BUILD") or "build"
@@ -29,27 +21,6 @@ local function boot_files_path_of(interpreter, cwd, env)
     .. interpreter .. " -e " .. quote(code))
   assert.are.equal(0, status, output)
   return output
-end
-
--- Calls vmutils.<name>(...) as a script would (so the message names the
--- function as the contract spells it) and checks the error it raises.
-local function raises(pattern, name, ...)
-  local call = load("local vmutils = ...; return function(...) return vmutils." .. name
-    .. "(...) end")(vmutils)
-  local ok, err = pcall(call, ...)
-  assert.is_false(ok, "expected an error matching " .. pattern)
-  assert.is_truthy(tostring(err):find(pattern, 1, true),
-    "error '" .. tostring(err) .. "' does not contain '" .. pattern .. "'")
-end
-
--- A bad-argument row is { name, message, arguments... }: the arguments run
--- to the last non-nil one, so "no value" and "nil" rows stay distinct.
-local function row_arguments(row)
-  local last = 2
-  for i = 3, 8 do
-    if row[i] ~= nil then last = i end
-  end
-  return table.unpack(row, 3, last)
 end
 
 describe("normalize_memory_size", function()
