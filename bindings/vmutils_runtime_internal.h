@@ -28,11 +28,6 @@ void vmu_sandbox_push_env(lua_State *L);
  * Raises a Lua error with a "request: ..." message when it is malformed. */
 void vmu_request_prepare(lua_State *L, int idx);
 
-/* Decodes standard base64 (padding optional). Returns the byte count written
- * to `out` (which holds at least len / 4 * 3 + 3 bytes) or -1, and then the
- * offset of the first bad byte in *bad_at. (core/base64.c only encodes.) */
-long vmu_rt_base64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at);
-
 /* Appends the value at `idx` as JSON with sorted object keys (Go's
  * encoding/json string escaping and float format), `indent` spaces per level
  * (0: compact). A table with keys exactly 1..n is an array, any other an

@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../core/base64.h"
 #include "vmutils_runtime_internal.h"
 
 /* What Windows build a Linux host pretends to be: Windows Server 2025, so
@@ -15,75 +16,18 @@
  * unless the request says otherwise. */
 #define NON_WINDOWS_OS_BUILD VMU_OSVERSION_V25H1_SERVER
 
-/* -1 marks bytes outside the standard alphabet. */
-static int base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-long vmu_rt_base64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at)
-{
-    size_t end = len;
-    /* Up to two '=' of padding, only at the end, only completing a quantum. */
-    if (end > 0 && in[end - 1] == '=')
-        end--;
-    if (end > 0 && in[end - 1] == '=')
-        end--;
-    if (end != len && len % 4 != 0) {
-        if (bad_at)
-            *bad_at = end;
-        return -1;
-    }
-    uint32_t acc = 0;
-    int bits = 0;
-    long n = 0;
-    for (size_t i = 0; i < end; i++) {
-        int v = base64_value((unsigned char)in[i]);
-        if (v < 0) {
-            if (bad_at)
-                *bad_at = i;
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* A lone sixth of a byte (length 1 mod 4) or leftover bits that are not
-     * zero mean the text was cut or altered. */
-    if (end % 4 == 1 || acc != 0) {
-        if (bad_at)
-            *bad_at = end > 0 ? end - 1 : 0;
-        return -1;
-    }
-    return n;
-}
-
 /* Pushes the bytes that a base64 string field stands for. */
 static void push_base64_decoded(lua_State *L, int idx, const char *what)
 {
     size_t len;
     const char *text = lua_tolstring(L, idx, &len);
     luaL_Buffer b;
-    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, len / 4 * 3 + 3);
-    size_t bad_at = 0;
-    long n = vmu_rt_base64_decode(text, len, out, &bad_at);
-    if (n < 0)
-        luaL_error(L, "request: %s: illegal base64 data at input byte %d", what, (int)bad_at);
-    luaL_pushresultsize(&b, (size_t)n);
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, VMU_BASE64_DECODED_MAX(len));
+    size_t n = 0, bad_at = 0;
+    if (vmu_base64_decode(text, len, out, &n, &bad_at) != 0)
+        luaL_error(L, "request: %s: illegal base64 data at input byte %I", what,
+                   (lua_Integer)bad_at);
+    luaL_pushresultsize(&b, n);
 }
 
 static int is_null(lua_State *L, int idx)

@@ -2,7 +2,7 @@
  * the content) and the hardening (names that escape the root, symbolic
  * links, FIFOs, directories, the size limit), each case run twice: with
  * openat2 and with the openat walk used where the kernel lacks it. Also
- * Go's path joining and base64 on their own. */
+ * Go's path joining and base64 (both ways) on their own. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -458,12 +458,54 @@ static void test_base64_vectors(void **state)
     vmu_buf_free(&out);
 }
 
+static void test_base64_decoding(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *out;
+        long bad_at; /* -1: decodes */
+    } cases[] = {
+        {"", "", -1},           {"Zg==", "f", -1},         {"Zm8=", "fo", -1},
+        {"Zm9v", "foo", -1},    {"Zm9vYg", "foob", -1},    {"Zm9vYmE=", "fooba", -1},
+        {"Zm9vYmFy", "foobar", -1}, {"//79", "\xff\xfe\xfd", -1},
+        {"Zm9v!", NULL, 4},     {"Z", NULL, 0},            {"Zh==", NULL, 1},
+        {"Zg=", NULL, 2},       {"Z===", NULL, 1},         {"=", NULL, 0},
+        {"Zm9v\nYmFy", NULL, 4},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const char *in = cases[i].in;
+        unsigned char out[VMU_BASE64_DECODED_MAX(16)];
+        size_t n = 99, bad_at = 99;
+        int rc = vmu_base64_decode(in, strlen(in), out, &n, &bad_at);
+        if (cases[i].bad_at < 0) {
+            if (rc != 0 || n != strlen(cases[i].out) || memcmp(out, cases[i].out, n) != 0)
+                fail_msg("'%s': got rc %d, %zu bytes", in, rc, n);
+        } else if (rc != -1 || (long)bad_at != cases[i].bad_at || n != 0) {
+            fail_msg("'%s': got rc %d, bad at %zu, %zu bytes", in, rc, bad_at, n);
+        }
+    }
+    /* Every byte value survives the round trip. */
+    unsigned char all[256], back[VMU_BASE64_DECODED_MAX(344)];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    vmu_buf text;
+    vmu_buf_init(&text);
+    assert_int_equal(vmu_base64_encode(all, sizeof all, &text), 0);
+    assert_int_equal(text.len, 344);
+    size_t n = 0;
+    assert_int_equal(vmu_base64_decode(text.data, text.len, back, &n, NULL), 0);
+    assert_int_equal(n, sizeof all);
+    assert_memory_equal(back, all, sizeof all);
+    vmu_buf_free(&text);
+}
+
 int main(void)
 {
     enum { ROWS = ARRAY_LEN(refinfo_cases) };
     static run runs[2][ROWS];
     static char names[2][ROWS][160];
-    static struct CMUnitTest tests[2 * ROWS + 6];
+    static struct CMUnitTest tests[2 * ROWS + 7];
     size_t n = 0;
     openat2_works = probe_openat2();
     for (int walk = 0; walk <= 1; walk++) {
@@ -483,6 +525,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_without_memory);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_go_path_join);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_base64_vectors);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_base64_decoding);
     if (n != ARRAY_LEN(tests)) {
         fprintf(stderr, "test table holds %zu tests, filled %zu\n", ARRAY_LEN(tests), n);
         return 1;

@@ -422,35 +422,6 @@ static void test_request_options(void **state)
     vmu_runtime_free(rt);
 }
 
-static void test_base64_decoding(void **state)
-{
-    (void)state;
-    long vmu_rt_base64_decode(const char *in, size_t len, unsigned char *out, size_t *bad_at);
-    static const struct {
-        const char *in;
-        const char *out;
-        long bad_at; /* -1: decodes */
-    } cases[] = {
-        {"", "", -1},           {"Zg==", "f", -1},         {"Zm8=", "fo", -1},
-        {"Zm9v", "foo", -1},    {"Zm9vYg", "foob", -1},    {"Zm9vYmE=", "fooba", -1},
-        {"Zm9vYmFy", "foobar", -1}, {"Zm9v!", NULL, 4},    {"Z", NULL, 0},
-        {"Zh==", NULL, 1},      {"Zg=", NULL, 2},          {"Z===", NULL, 1},
-        {"=", NULL, 0},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        unsigned char out[32];
-        size_t bad_at = 99;
-        long n = vmu_rt_base64_decode(cases[i].in, strlen(cases[i].in), out, &bad_at);
-        if (cases[i].bad_at < 0) {
-            assert_int_equal(n, (long)strlen(cases[i].out));
-            assert_memory_equal(out, cases[i].out, (size_t)n);
-        } else {
-            if (n != -1 || (long)bad_at != cases[i].bad_at)
-                fail_msg("'%s': got %ld, bad at %zu", cases[i].in, n, bad_at);
-        }
-    }
-}
-
 /* ---- the JSON encoder ---- */
 
 typedef struct json_case {
@@ -905,7 +876,6 @@ int main(void)
         cmocka_unit_test(test_request_host_defaults),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_request_options),
-        cmocka_unit_test(test_base64_decoding),
         cmocka_unit_test(test_json_encoding),
         cmocka_unit_test(test_json_indent),
         cmocka_unit_test(test_sandbox),
