@@ -219,13 +219,92 @@ static int fail_restoring(vmu_buf *out, size_t len)
     return -1;
 }
 
-/* ---- JSON ---- */
-
 /* Recursion: containers nest up to VMU_LOG_MAX_DEPTH levels (the record is
  * level 1), so the recursive functions keep small frames: scalars are
  * formatted out of line, and only the first few levels sort on the stack. */
 #define VMU_NOINLINE __attribute__((noinline))
 #define SHALLOW_LEVELS 4
+
+/* ---- the walk both formats share ---- */
+
+/* What tells encoding/json's output from fmt.Sprint's (%v) for nested
+ * values: how scalars and keys are written, and the punctuation. Both sort
+ * object keys; arrays open with '[' and close with ']' in both. */
+typedef struct value_style {
+    int (*scalar)(vmu_buf *out, const vmu_value *v);
+    int (*key)(vmu_buf *out, const char *key, size_t len);
+    const char *object_open;
+    size_t object_open_len;
+    char object_close;
+    char separator; /* between members and between items */
+} value_style;
+
+static int walk_value(vmu_buf *out, const vmu_value *v, int level, const value_style *style);
+
+static int walk_members(vmu_buf *out, const sorted_member *m, size_t n, int level,
+                        const value_style *style)
+{
+    if (put_bytes(out, style->object_open, style->object_open_len) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((i > 0 && put_char(out, style->separator) != 0) ||
+            style->key(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
+            walk_value(out, m[i].value, level + 1, style) != 0)
+            return -1;
+    }
+    return put_char(out, style->object_close);
+}
+
+static VMU_NOINLINE int walk_object_shallow(vmu_buf *out, const vmu_value *v, int level,
+                                            const value_style *style)
+{
+    sorted_member stack[NESTED_STACK_MEMBERS];
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
+                                 NESTED_STACK_MEMBERS, &m);
+    if (n < 0)
+        return -1;
+    int rc = walk_members(out, m, (size_t)n, level, style);
+    if (m != stack)
+        vmu_free(m);
+    return rc;
+}
+
+static int walk_object_deep(vmu_buf *out, const vmu_value *v, int level,
+                            const value_style *style)
+{
+    sorted_member *m;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
+    if (n < 0)
+        return -1;
+    int rc = walk_members(out, m, (size_t)n, level, style);
+    vmu_free(m);
+    return rc;
+}
+
+/* `level` is v's nesting level (a field's value is at level 2). */
+static int walk_value(vmu_buf *out, const vmu_value *v, int level, const value_style *style)
+{
+    if (v->kind == VMU_VALUE_OBJECT) {
+        if (level > VMU_LOG_MAX_DEPTH)
+            return -1;
+        return level <= SHALLOW_LEVELS ? walk_object_shallow(out, v, level, style)
+                                       : walk_object_deep(out, v, level, style);
+    }
+    if (v->kind != VMU_VALUE_ARRAY)
+        return style->scalar(out, v);
+    if (level > VMU_LOG_MAX_DEPTH || put_char(out, '[') != 0)
+        return -1;
+    const vmu_value *items = v->as.array.items;
+    size_t count = items ? v->as.array.count : 0;
+    for (size_t i = 0; i < count; i++)
+        if ((i > 0 && put_char(out, style->separator) != 0) ||
+            walk_value(out, &items[i], level + 1, style) != 0)
+            return -1;
+    return put_char(out, ']');
+}
+
+/* ---- JSON ---- */
 
 static VMU_NOINLINE int json_scalar(vmu_buf *out, const vmu_value *v)
 {
@@ -254,66 +333,12 @@ static VMU_NOINLINE int json_scalar(vmu_buf *out, const vmu_value *v)
     }
 }
 
-static int json_value(vmu_buf *out, const vmu_value *v, int level);
-
-static int json_members(vmu_buf *out, const sorted_member *m, size_t n, int level)
+static int json_key(vmu_buf *out, const char *key, size_t len)
 {
-    if (put_char(out, '{') != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if ((i > 0 && put_char(out, ',') != 0) ||
-            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            json_value(out, m[i].value, level + 1) != 0)
-            return -1;
-    }
-    return put_char(out, '}');
+    return vmu_go_json_string(out, key, len);
 }
 
-static VMU_NOINLINE int json_object_shallow(vmu_buf *out, const vmu_value *v, int level)
-{
-    sorted_member stack[NESTED_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
-                                 NESTED_STACK_MEMBERS, &m);
-    if (n < 0)
-        return -1;
-    int rc = json_members(out, m, (size_t)n, level);
-    if (m != stack)
-        vmu_free(m);
-    return rc;
-}
-
-static int json_object_deep(vmu_buf *out, const vmu_value *v, int level)
-{
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
-    if (n < 0)
-        return -1;
-    int rc = json_members(out, m, (size_t)n, level);
-    vmu_free(m);
-    return rc;
-}
-
-/* `level` is v's nesting level (a field's value is at level 2). */
-static int json_value(vmu_buf *out, const vmu_value *v, int level)
-{
-    if (v->kind == VMU_VALUE_OBJECT) {
-        if (level > VMU_LOG_MAX_DEPTH)
-            return -1;
-        return level <= SHALLOW_LEVELS ? json_object_shallow(out, v, level)
-                                       : json_object_deep(out, v, level);
-    }
-    if (v->kind != VMU_VALUE_ARRAY)
-        return json_scalar(out, v);
-    if (level > VMU_LOG_MAX_DEPTH || put_char(out, '[') != 0)
-        return -1;
-    const vmu_value *items = v->as.array.items;
-    size_t count = items ? v->as.array.count : 0;
-    for (size_t i = 0; i < count; i++)
-        if ((i > 0 && put_char(out, ',') != 0) || json_value(out, &items[i], level + 1) != 0)
-            return -1;
-    return put_char(out, ']');
-}
+static const value_style json_style = {json_scalar, json_key, "{", 1, '}', ','};
 
 /* The host time of a record is printed to the second and changes once a
  * second, while a forwarder prints hundreds of thousands of records a second:
@@ -338,7 +363,6 @@ static size_t host_time_text(const vmu_time *t, char *text)
     memcpy(text, last.text, last.len);
     return last.len;
 }
-
 
 /* The record's own keys in sorted order; no renamed field can equal them. */
 enum { FIXED_LEVEL, FIXED_MSG, FIXED_TIME, FIXED_COUNT };
@@ -387,29 +411,13 @@ static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_
             break;
         if ((!first && put_char(out, ',') != 0) ||
             vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            json_value(out, m[i].value, 2) != 0)
+            walk_value(out, m[i].value, 2, &json_style) != 0)
             return -1;
         first = false;
     }
     return PUT_LITERAL(out, "}\n");
 }
 
-int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out)
-{
-    if (!record || !out || out->failed)
-        return -1;
-    size_t start = out->len;
-    sorted_member stack[RECORD_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n =
-        sorted_members(record->fields, record->field_count, true, stack, RECORD_STACK_MEMBERS, &m);
-    if (n < 0)
-        return fail_restoring(out, start);
-    int rc = json_record(out, record, m, (size_t)n);
-    if (m != stack)
-        vmu_free(m);
-    return rc == 0 ? 0 : fail_restoring(out, start);
-}
 
 /* ---- text ---- */
 
@@ -434,66 +442,14 @@ static VMU_NOINLINE int sprint_scalar(vmu_buf *out, const vmu_value *v)
     }
 }
 
-static int sprint_value(vmu_buf *out, const vmu_value *v, int level);
-
-static int sprint_members(vmu_buf *out, const sorted_member *m, size_t n, int level)
+static int sprint_key(vmu_buf *out, const char *key, size_t len)
 {
-    if (PUT_LITERAL(out, "map[") != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if ((i > 0 && put_char(out, ' ') != 0) || put_bytes(out, m[i].key, m[i].key_len) != 0 ||
-            put_char(out, ':') != 0 || sprint_value(out, m[i].value, level + 1) != 0)
-            return -1;
-    }
-    return put_char(out, ']');
-}
-
-static VMU_NOINLINE int sprint_object_shallow(vmu_buf *out, const vmu_value *v, int level)
-{
-    sorted_member stack[NESTED_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
-                                 NESTED_STACK_MEMBERS, &m);
-    if (n < 0)
-        return -1;
-    int rc = sprint_members(out, m, (size_t)n, level);
-    if (m != stack)
-        vmu_free(m);
-    return rc;
-}
-
-static int sprint_object_deep(vmu_buf *out, const vmu_value *v, int level)
-{
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
-    if (n < 0)
-        return -1;
-    int rc = sprint_members(out, m, (size_t)n, level);
-    vmu_free(m);
-    return rc;
+    return put_bytes(out, key, len);
 }
 
 /* fmt.Sprint of a field value (%v): strings bare at every depth, slices as
  * "[a b]", maps as "map[k:v]" with sorted keys, nil as "<nil>". */
-static int sprint_value(vmu_buf *out, const vmu_value *v, int level)
-{
-    if (v->kind == VMU_VALUE_OBJECT) {
-        if (level > VMU_LOG_MAX_DEPTH)
-            return -1;
-        return level <= SHALLOW_LEVELS ? sprint_object_shallow(out, v, level)
-                                       : sprint_object_deep(out, v, level);
-    }
-    if (v->kind != VMU_VALUE_ARRAY)
-        return sprint_scalar(out, v);
-    if (level > VMU_LOG_MAX_DEPTH || put_char(out, '[') != 0)
-        return -1;
-    const vmu_value *items = v->as.array.items;
-    size_t count = items ? v->as.array.count : 0;
-    for (size_t i = 0; i < count; i++)
-        if ((i > 0 && put_char(out, ' ') != 0) || sprint_value(out, &items[i], level + 1) != 0)
-            return -1;
-    return put_char(out, ']');
-}
+static const value_style sprint_style = {sprint_scalar, sprint_key, "map[", 4, ']', ' '};
 
 /* TextFormatter.appendValue for a string: bare or %q. */
 static int text_string(vmu_buf *out, const char *s, size_t len)
@@ -515,7 +471,7 @@ static int text_value(vmu_buf *out, const vmu_value *v)
         return text_string(out, v->as.str.ptr ? v->as.str.ptr : "",
                            v->as.str.ptr ? v->as.str.len : 0);
     size_t start = out->len;
-    if (sprint_value(out, v, 2) != 0)
+    if (walk_value(out, v, 2, &sprint_style) != 0)
         return -1;
     size_t len = out->len - start;
     if (!vmu_go_needs_quoting(out->data + start, len))
@@ -549,7 +505,12 @@ static int text_record(vmu_buf *out, const vmu_log_record *record, const sorted_
     return put_char(out, '\n');
 }
 
-int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out)
+typedef int (*record_writer)(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+                             size_t n);
+
+/* Sorts the record's fields, writes the record, and on failure leaves the
+ * buffer as it was. */
+static int format_record(const vmu_log_record *record, vmu_buf *out, record_writer write)
 {
     if (!record || !out || out->failed)
         return -1;
@@ -560,8 +521,18 @@ int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out)
         sorted_members(record->fields, record->field_count, true, stack, RECORD_STACK_MEMBERS, &m);
     if (n < 0)
         return fail_restoring(out, start);
-    int rc = text_record(out, record, m, (size_t)n);
+    int rc = write(out, record, m, (size_t)n);
     if (m != stack)
         vmu_free(m);
     return rc == 0 ? 0 : fail_restoring(out, start);
+}
+
+int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out)
+{
+    return format_record(record, out, json_record);
+}
+
+int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out)
+{
+    return format_record(record, out, text_record);
 }
