@@ -141,6 +141,7 @@ static int setup(void **state)
     vmu_logger_set_sink(logger, keep_record, &clean);
     assert_int_equal(vmu_gcs_decode_stream("fault-vm", stream, stream_len, NULL, logger, NULL), 0);
     assert_int_equal(clean.count, ENTRIES);
+    printf("# a %zu-byte stream of %d entries, each fault at every offset\n", stream_len, ENTRIES);
     for (size_t i = 0; i < clean.count; i++)
         assert_true(clean.items[i].is_entry);
     return 0;
