@@ -1,6 +1,7 @@
 /* Lua surface of the vNUMA functions: prepare_vnuma_topology, validate_numa,
  * validate_numa_for_vm. Tables use the HCS JSON key names; arrays read from
  * Lua live in userdata, so a wrong argument found halfway leaks nothing. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -15,17 +16,20 @@ static int is_absent(lua_State *L, int idx)
     return lua_isnil(L, idx) || (lua_islightuserdata(L, idx) && lua_touserdata(L, idx) == NULL);
 }
 
-/* The integer at `idx` in [0, max]. The fast path avoids building the
- * message name for every item of a large array. */
-static uint64_t check_unsigned(lua_State *L, int idx, int arg, int64_t max, const char *fmt,
-                               const char *name, lua_Integer index)
+/* The integer at `idx` in [0, max]; anything else is an argument error on
+ * `arg` naming the value by `fmt` (lua_pushfstring's format). The fast path
+ * avoids building that name for every item of a large array. */
+static uint64_t check_unsigned(lua_State *L, int idx, int arg, int64_t max, const char *fmt, ...)
 {
     idx = lua_absindex(L, idx);
     int isint = 0;
     lua_Integer v = lua_tointegerx(L, idx, &isint);
     if (isint && lua_type(L, idx) == LUA_TNUMBER && v >= 0 && v <= max)
         return (uint64_t)v;
-    const char *what = lua_pushfstring(L, fmt, name, index);
+    va_list ap;
+    va_start(ap, fmt);
+    const char *what = lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
     return (uint64_t)vmu_lua_check_integer_range(L, idx, arg, what, 0, max);
 }
 
@@ -68,7 +72,7 @@ static uint64_t check_scalar(lua_State *L, int arg, const char *key, int64_t max
     lua_getfield(L, arg, key);
     uint64_t v = 0;
     if (!is_absent(L, -1))
-        v = (uint64_t)vmu_lua_check_integer_range(L, -1, arg, key, 0, max);
+        v = check_unsigned(L, -1, arg, max, "%s", key);
     lua_pop(L, 1);
     return v;
 }
@@ -237,16 +241,8 @@ static uint64_t check_setting_field(lua_State *L, int setting, int arg, lua_Inte
 {
     lua_getfield(L, setting, key);
     uint64_t v = 0;
-    if (!is_absent(L, -1)) {
-        int isint = 0;
-        lua_Integer fast = lua_tointegerx(L, -1, &isint);
-        if (isint && lua_type(L, -1) == LUA_TNUMBER && fast >= 0 && fast <= max) {
-            v = (uint64_t)fast;
-        } else {
-            const char *what = lua_pushfstring(L, "Settings[%I].%s", index, key);
-            v = (uint64_t)vmu_lua_check_integer_range(L, -2, arg, what, 0, max);
-        }
-    }
+    if (!is_absent(L, -1))
+        v = check_unsigned(L, -1, arg, max, "Settings[%I].%s", index, key);
     lua_pop(L, 1);
     return v;
 }

@@ -343,26 +343,17 @@ void vmu_sandbox_init(lua_State *L)
     lua_newtable(L);
     int libraries = lua_gettop(L);
 
-    lua_getglobal(L, "string");
-    copy_fields(L, -1, NULL, string_denied);
-    lua_remove(L, -2);
-    add_library(L, libraries, "string");
-    lua_getglobal(L, "table");
-    copy_fields(L, -1, NULL, NULL);
-    lua_remove(L, -2);
-    add_library(L, libraries, "table");
-    lua_getglobal(L, "math");
-    copy_fields(L, -1, NULL, NULL);
-    lua_remove(L, -2);
-    add_library(L, libraries, "math");
-    lua_getglobal(L, "utf8");
-    copy_fields(L, -1, NULL, NULL);
-    lua_remove(L, -2);
-    add_library(L, libraries, "utf8");
-    lua_getglobal(L, "os");
-    copy_fields(L, -1, os_allowed, NULL);
-    lua_remove(L, -2);
-    add_library(L, libraries, "os");
+    static const struct {
+        const char *name;
+        const char *const *allowed, *const *denied;
+    } standard[] = {{"string", NULL, string_denied}, {"table", NULL, NULL}, {"math", NULL, NULL},
+                    {"utf8", NULL, NULL},             {"os", os_allowed, NULL}};
+    for (size_t i = 0; i < sizeof standard / sizeof standard[0]; i++) {
+        lua_getglobal(L, standard[i].name);
+        copy_fields(L, -1, standard[i].allowed, standard[i].denied);
+        lua_remove(L, -2);
+        add_library(L, libraries, standard[i].name);
+    }
 
     lua_getglobal(L, "io");
     copy_fields(L, -1, io_allowed, NULL);
