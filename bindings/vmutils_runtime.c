@@ -385,7 +385,11 @@ static int evaluate_protected(lua_State *L)
     if (!lua_istable(L, -1))
         return luaL_error(L, "policy returned a %s, not a document table", luaL_typename(L, -1));
     vmu_buf_reset(&rt->document);
-    vmu_json_encode(L, lua_gettop(L), rt->json_indent, &rt->document);
+    /* The document is held outside the Lua state, but counts against the
+     * same cap (less one byte for its terminating NUL). */
+    vmu_json_encode(L, lua_gettop(L), rt->json_indent,
+                    rt->memory_limit == SIZE_MAX ? SIZE_MAX - 1 : rt->memory_limit - 1,
+                    &rt->document);
     if (vmu_buf_putc(&rt->document, '\0') < 0)
         return luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
     rt->document.len--;

@@ -53,7 +53,8 @@ extern "C" {
 typedef struct vmu_runtime_config {
     /* 0 means the default; UINT64_MAX means no budget. */
     uint64_t instruction_budget;
-    /* 0 means the default; SIZE_MAX means no cap. */
+    /* 0 means the default; SIZE_MAX means no cap. The document JSON an
+     * evaluation returns must fit in it too (else "not enough memory"). */
     size_t memory_limit;
     /* Spaces per nesting level in the document JSON; 0 gives compact JSON. */
     unsigned json_indent;

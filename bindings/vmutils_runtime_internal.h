@@ -33,7 +33,8 @@ void vmu_request_prepare(lua_State *L, int idx);
  * (0: compact). A table with keys exactly 1..n is an array, any other an
  * object (integer keys written as strings). Raises a Lua error for what JSON
  * cannot hold: functions, userdata, non-finite numbers, float or boolean
- * keys, nesting past 128 levels (where cycles end). */
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, vmu_buf *out);
+ * keys, nesting past 128 levels (where cycles end); and "not enough memory"
+ * when `out` would grow past `max_len` bytes. */
+void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out);
 
 #endif

@@ -24,17 +24,21 @@ typedef struct encoder {
     lua_State *L;
     vmu_buf *out;
     unsigned indent;
+    size_t max_len;
 } encoder;
 
+/* The cap is what bounds the work: every value writes at least one byte, so
+ * a policy that returns the same table under many keys, level after level,
+ * stops here instead of making an exponentially long document. */
 static void put(encoder *e, const char *s, size_t len)
 {
-    if (vmu_buf_append(e->out, s, len) < 0)
+    if (len > e->max_len - e->out->len || vmu_buf_append(e->out, s, len) < 0)
         luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
 }
 
 static void putc_(encoder *e, char c)
 {
-    if (vmu_buf_putc(e->out, c) < 0)
+    if (e->out->len >= e->max_len || vmu_buf_putc(e->out, c) < 0)
         luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
 }
 
@@ -131,7 +135,8 @@ static void put_string(encoder *e, const char *str, size_t len)
 static void put_float(encoder *e, double f)
 {
     if (!isfinite(f))
-        luaL_error(e->L, "cannot encode a non-finite number (%f) as JSON", f);
+        /* encoding/json's words, with strconv's spelling of the value */
+        luaL_error(e->L, "json: unsupported value: %s", isnan(f) ? "NaN" : f > 0 ? "+Inf" : "-Inf");
     if (f == 0) {
         put(e, signbit(f) ? "-0" : "0", signbit(f) ? 2 : 1);
         return;
@@ -341,9 +346,9 @@ static void encode_value(encoder *e, int idx, int depth)
     }
 }
 
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, vmu_buf *out)
+void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
-    encoder e = {L, out, indent};
+    encoder e = {L, out, indent, max_len < out->len ? out->len : max_len};
     encode_value(&e, idx, 0);
 }

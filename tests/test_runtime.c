@@ -260,7 +260,11 @@ static void test_rejection_and_errors(void **state)
     assert_failure("return function() return { f = print } end", VMU_RUNTIME_ERROR,
                    "cannot encode a function value as JSON");
     assert_failure("return function() return { x = 0/0 } end", VMU_RUNTIME_ERROR,
-                   "cannot encode a non-finite number");
+                   "json: unsupported value: NaN");
+    assert_failure("return function() return { x = -1/0 } end", VMU_RUNTIME_ERROR,
+                   "json: unsupported value: -Inf");
+    assert_failure("return function() return { 1/0 } end", VMU_RUNTIME_ERROR,
+                   "json: unsupported value: +Inf");
     assert_failure("return function() return { [true] = 1 } end", VMU_RUNTIME_ERROR,
                    "cannot encode a table key of type boolean");
 }
@@ -719,6 +723,26 @@ static void test_memory_cap_default_and_single_allocation(void **state)
     vmu_runtime_free(rt);
 }
 
+/* A document that names one table twice at each of 60 levels would be 2^60
+ * values long: its JSON stops at the memory cap, promptly, instead of
+ * growing outside both limits; a document that fits is still written. */
+static void test_document_bounded_by_memory_cap(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_with(
+        "return function(r) local t = { 1 } "
+        "for i = 1, tonumber(r.annotations.levels) do t = { a = t, b = t } end return t end",
+        0, 8u * 1024 * 1024);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"levels\":\"60\"}}", &doc),
+                     VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
+    /* 2^16 leaves: 917,493 bytes, well under 8 MiB. */
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"levels\":\"16\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(strlen(doc), 917493);
+    vmu_runtime_free(rt);
+}
+
 /* ---- logging ---- */
 
 typedef struct captured {
@@ -886,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_no_budget),
         cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_memory_cap_default_and_single_allocation),
+        cmocka_unit_test(test_document_bounded_by_memory_cap),
         cmocka_unit_test(test_policy_logging),
         cmocka_unit_test(test_one_runtime_per_thread),
     };
