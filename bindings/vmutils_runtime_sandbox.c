@@ -259,7 +259,13 @@ static int sandbox_log(lua_State *L)
             if (count == MAX_LOG_FIELDS)
                 return luaL_argerror(L, 2, "too many fields");
             vmu_field *f = &fields[count++];
-            f->key = lua_tolstring(L, -2, &f->key_len);
+            /* The key stays referenced on the stack (below the iteration)
+             * until the call ends: a __tostring below may remove it from
+             * the table, and then the collector could free it. */
+            luaL_checkstack(L, 4, "too many fields");
+            lua_pushvalue(L, -2);
+            lua_insert(L, 3);
+            f->key = lua_tolstring(L, 3, &f->key_len);
             switch (lua_type(L, -1)) {
             case LUA_TBOOLEAN:
                 f->value.kind = VMU_VALUE_BOOL;
@@ -281,9 +287,7 @@ static int sandbox_log(lua_State *L)
                 }
                 /* fall through */
             default: {
-                /* Strings and the text of other values stay referenced on
-                 * the stack (below the iteration) until the call ends. */
-                luaL_checkstack(L, 3, "too many fields");
+                /* Likewise strings and the text of other values. */
                 size_t len;
                 const char *s = luaL_tolstring(L, -1, &len);
                 lua_insert(L, 3);

@@ -834,6 +834,43 @@ static void test_policy_logging(void **state)
     assert_failure("return function() log.info() end", VMU_RUNTIME_ERROR, "bad argument #1 to 'info'");
 }
 
+/* Counts a record's fields whose key and value read as the policy below
+ * wrote them. */
+static void check_keys_sink(void *user, const vmu_log_record *record)
+{
+    int *intact = user;
+    for (size_t i = 0; i < record->field_count; i++) {
+        const vmu_field *f = &record->fields[i];
+        if (f->key_len > 40 && memcmp(f->key, "field-", 6) == 0 &&
+            f->value.kind == VMU_VALUE_STRING && f->value.as.str.len == 5 &&
+            memcmp(f->value.as.str.ptr, "value", 5) == 0)
+            (*intact)++;
+    }
+}
+
+/* A field value's __tostring that empties the fields table and makes
+ * garbage must not free the keys already gathered (they are read after it
+ * runs). Under the sanitizers and valgrind a freed key is an error. */
+static void test_policy_logging_keys_outlive_tostring(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_loaded(
+        "return function() local fields, calls = {}, 0 "
+        "local mt = { __tostring = function() calls = calls + 1 "
+        "  if calls == 30 then for k in next, fields do fields[k] = nil end "
+        "    for i = 1, 100000 do local g = { i, tostring(i) .. 'garbage' } end end "
+        "  return 'value' end } "
+        "for i = 1, 60 do fields['field-' .. i .. string.rep('k', 40)] = setmetatable({}, mt) end "
+        "log.warning('many', fields) return { calls = calls } end");
+    int intact = 0;
+    vmu_logger_set_sink(vmu_runtime_logger(rt), check_keys_sink, &intact);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_string_equal(doc, "{\"calls\":30}");
+    assert_int_equal(intact, 30); /* the fields gathered before the table emptied */
+    vmu_runtime_free(rt);
+}
+
 /* ---- threads ---- */
 
 typedef struct worker {
@@ -912,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_memory_cap_default_and_single_allocation),
         cmocka_unit_test(test_document_bounded_by_memory_cap),
         cmocka_unit_test(test_policy_logging),
+        cmocka_unit_test(test_policy_logging_keys_outlive_tostring),
         cmocka_unit_test(test_one_runtime_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
