@@ -12,6 +12,10 @@ int vmu_base64_encode(const void *data, size_t len, vmu_buf *out)
         out->failed = 1;
         return -1;
     }
+    /* Nothing to write, and an empty buffer may have no data pointer to
+     * offset (NULL + 0 is undefined in C; clang's UBSan stops on it). */
+    if (len == 0)
+        return 0;
     size_t encoded_len = (len + 2) / 3 * 4;
     if (vmu_buf_reserve(out, encoded_len) != 0)
         return -1;

@@ -2,7 +2,8 @@
 # Runs every libFuzzer target in build/fuzz/fuzzers for SECONDS seconds each
 # (default 60), one after the other. Usage: fuzz/run.sh [SECONDS] [TARGET...]
 #
-# Seeds come from fuzz/corpus/<target> (committed, never written to); new
+# Seeds come from fuzz/corpus/<target> and fuzz/regressions/<target>
+# (committed, never written to); new
 # inputs the fuzzer keeps go to build/fuzz/corpus/<target>, so a later run
 # starts from where this one ended. A crash or a broken property leaves its
 # input in build/fuzz/artifacts/<target>/ and makes this script exit 1; the
@@ -39,12 +40,16 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=20 -rss_limit_mb=2048
         -print_final_stats=1 -artifact_prefix="$artifacts/")
   [ -f "fuzz/$t.dict" ] && args+=(-dict="fuzz/$t.dict")
+  # Regression inputs run first with the seeds, under clang's sanitizers
+  # (gcc's UBSan, which test_fuzz_regressions gets, misses some checks).
+  dirs=("$work" "fuzz/corpus/$t")
+  [ -d "fuzz/regressions/$t" ] && dirs+=("fuzz/regressions/$t")
   echo "== $t: ${seconds}s"
   # The fuzzers carry clang's sanitizer runtimes: a preloaded gcc ASan (as
   # tests/run_all.sh sets under make sanitize) must not reach them.
   env -u LD_PRELOAD ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bin/$t" "${args[@]}" "$work" "fuzz/corpus/$t" >"build/fuzz/logs/$t.log" 2>&1
+    "$bin/$t" "${args[@]}" "${dirs[@]}" >"build/fuzz/logs/$t.log" 2>&1
   status=$?
   if [ $status -ne 0 ]; then
     failed=1
