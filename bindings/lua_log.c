@@ -205,15 +205,12 @@ static int l_set_log_level(lua_State *L)
     vmu_log_level level;
     if (vmu_log_level_parse(name, len, &level) != 0) {
         /* logrus.ParseLevel's message, the name in %q form. */
-        vmu_buf quoted;
-        vmu_buf_init(&quoted);
-        if (vmu_format_go_quote(name, len, &quoted) != 0) {
-            vmu_buf_free(&quoted);
+        vmu_buf *quoted = vmu_lua_push_buf_box(L); /* freed by __gc if a push raises */
+        if (vmu_format_go_quote(name, len, quoted) != 0)
             return luaL_error(L, "not enough memory");
-        }
         lua_pushliteral(L, "not a valid logrus Level: ");
-        lua_pushlstring(L, quoted.data, quoted.len);
-        vmu_buf_free(&quoted);
+        lua_pushlstring(L, quoted->data, quoted->len);
+        vmu_buf_free(quoted);
         lua_concat(L, 2);
         return luaL_argerror(L, 1, lua_tostring(L, -1));
     }

@@ -48,6 +48,24 @@ vmu_logger *vmu_lua_logger(lua_State *L)
     return *slot;
 }
 
+static int buf_box_gc(lua_State *L)
+{
+    vmu_buf_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+vmu_buf *vmu_lua_push_buf_box(lua_State *L)
+{
+    vmu_buf *buf = lua_newuserdatauv(L, sizeof *buf, 0);
+    vmu_buf_init(buf);
+    if (luaL_newmetatable(L, "vmutils.buf_box")) {
+        lua_pushcfunction(L, buf_box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return buf;
+}
+
 int vmu_lua_fail(lua_State *L, const char *msg)
 {
     lua_pushnil(L);

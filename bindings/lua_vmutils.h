@@ -44,6 +44,12 @@ uint64_t vmu_lua_check_uint64(lua_State *L, int arg);
 int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *what,
                                     int64_t min, int64_t max);
 
+/* Pushes a userdata holding an empty vmu_buf, freed when the userdata is
+ * collected: C text built in it is not lost when pushing it to Lua raises
+ * (out of memory under a capped allocator). Free it early with
+ * vmu_buf_free once the text is copied. */
+vmu_buf *vmu_lua_push_buf_box(lua_State *L);
+
 /* Pushes nil and the message: the `nil, err` failure convention. */
 int vmu_lua_fail(lua_State *L, const char *msg);
 

@@ -743,6 +743,25 @@ static void test_document_bounded_by_memory_cap(void **state)
     vmu_runtime_free(rt);
 }
 
+/* vmutils functions copy C buffers into Lua: when the cap refuses the copy,
+ * the buffer is still freed (the sanitizers' leak check and valgrind see a
+ * leak otherwise), and the runtime goes on. */
+static void test_memory_cap_while_copying_results(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_with(
+        "return function() local a = {} "
+        "for i = 1, 7 do a['k' .. i] = string.rep('x', 1024 * 1024) .. i end "
+        "local ok, err = pcall(vmutils.marshal_runtime_options, "
+        "  { default_container_annotations = a }) "
+        "return { ok = ok, err = err } end",
+        UINT64_MAX, 12u * 1024 * 1024);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_string_equal(doc, "{\"err\":\"not enough memory\",\"ok\":false}");
+    vmu_runtime_free(rt);
+}
+
 /* ---- logging ---- */
 
 typedef struct captured {
@@ -948,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_memory_cap_default_and_single_allocation),
         cmocka_unit_test(test_document_bounded_by_memory_cap),
+        cmocka_unit_test(test_memory_cap_while_copying_results),
         cmocka_unit_test(test_policy_logging),
         cmocka_unit_test(test_policy_logging_keys_outlive_tostring),
         cmocka_unit_test(test_one_runtime_per_thread),
