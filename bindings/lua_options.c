@@ -181,13 +181,6 @@ static const vmu_option_field *field_named(const char *name, size_t len)
 }
 
 /* marshal_runtime_options(options) -> bytes of an Any holding them. */
-static int push_buffer(lua_State *L)
-{
-    const vmu_buf *b = lua_touserdata(L, 1);
-    lua_pushlstring(L, b->data ? b->data : "", b->len);
-    return 1;
-}
-
 static int l_marshal_runtime_options(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -252,20 +245,15 @@ static int l_marshal_runtime_options(lua_State *L)
         }
     }
 
-    vmu_buf out;
-    vmu_buf_init(&out);
+    /* A memory error while Lua copies the bytes frees them through __gc. */
+    vmu_buf *out = vmu_lua_push_buf_box(L);
     vmu_err err;
-    if (vmu_marshal_runtime_options(&o, &out, &err) != 0) {
-        vmu_buf_free(&out);
+    if (vmu_marshal_runtime_options(&o, out, &err) != 0) {
+        vmu_buf_free(out);
         return vmu_lua_fail(L, err.msg);
     }
-    /* Copied protected: a memory error in Lua must not leak the buffer. */
-    lua_pushcfunction(L, push_buffer);
-    lua_pushlightuserdata(L, &out);
-    int status = lua_pcall(L, 1, 1, 0);
-    vmu_buf_free(&out);
-    if (status != LUA_OK)
-        return lua_error(L);
+    lua_pushlstring(L, out->data ? out->data : "", out->len);
+    vmu_buf_free(out);
     return 1;
 }
 
