@@ -101,17 +101,41 @@ static void push_host_fact(lua_State *L, host_fact fact)
     }
 }
 
-static void default_fact(lua_State *L, int host, const char *name, host_fact fact, int want_type)
+/* A host fact: its name, where a missing one comes from, and what a given
+ * one must be (a string, or an integer in [0, max]: the Go type the
+ * vmutils functions take it as, so that a policy passing it on meets no
+ * argument error). */
+typedef struct fact_rule {
+    const char *name;
+    host_fact fact;
+    int type;
+    lua_Integer max;
+} fact_rule;
+
+static const fact_rule fact_rules[] = {
+    {"os_build", FACT_OS_BUILD, LUA_TNUMBER, 65535},                    /* osversion: uint16 */
+    {"logical_processor_count", FACT_PROCESSORS, LUA_TNUMBER, UINT32_MAX}, /* hcsschema: uint32 */
+    {"arch", FACT_ARCH, LUA_TSTRING, 0},
+    {"cwd", FACT_CWD, LUA_TSTRING, 0},
+};
+
+static void default_fact(lua_State *L, int host, const fact_rule *rule)
 {
-    int type = lua_getfield(L, host, name);
+    int type = lua_getfield(L, host, rule->name);
     if (is_null(L, -1)) {
-        push_host_fact(L, fact);
-        lua_setfield(L, host, name);
-    } else if (want_type == LUA_TSTRING && type != LUA_TSTRING) {
-        luaL_error(L, "request: host.%s must be a string, got %s", name, luaL_typename(L, -1));
-    } else if (want_type == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+        push_host_fact(L, rule->fact);
+        lua_setfield(L, host, rule->name);
+    } else if (rule->type == LUA_TSTRING && type != LUA_TSTRING) {
+        luaL_error(L, "request: host.%s must be a string, got %s", rule->name, luaL_typename(L, -1));
+    } else if (rule->type == LUA_TNUMBER) {
         /* integerize() already turned integral floats into integers */
-        luaL_error(L, "request: host.%s must be an integer, got %s", name, luaL_typename(L, -1));
+        if (!lua_isinteger(L, -1))
+            luaL_error(L, "request: host.%s must be an integer, got %s", rule->name,
+                       luaL_typename(L, -1));
+        lua_Integer v = lua_tointeger(L, -1);
+        if (v < 0 || v > rule->max)
+            luaL_error(L, "request: host.%s must be an integer in [0, %I], got %I", rule->name,
+                       rule->max, v);
     }
     lua_pop(L, 1);
 }
@@ -128,10 +152,8 @@ static void fill_host(lua_State *L, int request)
         luaL_error(L, "request: host must be an object, got %s", luaL_typename(L, -1));
     }
     int host = lua_gettop(L);
-    default_fact(L, host, "os_build", FACT_OS_BUILD, LUA_TNUMBER);
-    default_fact(L, host, "logical_processor_count", FACT_PROCESSORS, LUA_TNUMBER);
-    default_fact(L, host, "arch", FACT_ARCH, LUA_TSTRING);
-    default_fact(L, host, "cwd", FACT_CWD, LUA_TSTRING);
+    for (size_t i = 0; i < sizeof fact_rules / sizeof fact_rules[0]; i++)
+        default_fact(L, host, &fact_rules[i]);
     lua_pop(L, 1);
 }
 
@@ -200,8 +222,12 @@ static void decode_options(lua_State *L, int request)
     } else if (lua_type(L, given) == LUA_TSTRING) {
         push_base64_decoded(L, given, "options");
         unmarshal_options(L);
-    } else if (lua_istable(L, given) && lua_getfield(L, given, "type_url") != LUA_TNIL) {
+    } else if (lua_istable(L, given) && lua_getfield(L, given, "type_url") != LUA_TNIL &&
+               !is_null(L, -1)) {
         /* An Any spelled out: { type_url, value = base64 of the message }. */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "request: options.type_url must be a string, got %s",
+                       luaL_typename(L, -1));
         lua_createtable(L, 0, 2);
         lua_insert(L, -2);
         lua_setfield(L, -2, "type_url");
@@ -218,7 +244,7 @@ static void decode_options(lua_State *L, int request)
         lua_setfield(L, -2, "value");
         unmarshal_options(L);
     } else if (lua_istable(L, given)) {
-        lua_pop(L, 1); /* the nil type_url */
+        lua_pop(L, 1); /* the absent or null type_url */
         /* Options written as a table: the given fields over proto3 defaults. */
         push_default_options(L);
         lua_pushnil(L);

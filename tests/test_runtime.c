@@ -345,6 +345,18 @@ static const request_case bad_requests[] = {
     {"os_build not an integer", "{\"host\":{\"os_build\":1.5}}",
      "request: host.os_build must be an integer, got number"},
     {"arch not a string", "{\"host\":{\"arch\":64}}", "request: host.arch must be a string, got number"},
+    {"os_build past uint16", "{\"host\":{\"os_build\":65536}}",
+     "request: host.os_build must be an integer in [0, 65535], got 65536"},
+    {"os_build negative", "{\"host\":{\"os_build\":-1}}",
+     "request: host.os_build must be an integer in [0, 65535], got -1"},
+    {"processor count past uint32", "{\"host\":{\"logical_processor_count\":4294967296}}",
+     "request: host.logical_processor_count must be an integer in [0, 4294967295], got 4294967296"},
+    {"processor count negative", "{\"host\":{\"logical_processor_count\":-2}}",
+     "request: host.logical_processor_count must be an integer in [0, 4294967295], got -2"},
+    {"options.type_url not a string", "{\"options\":{\"type_url\":5,\"value\":\"\"}}",
+     "request: options.type_url must be a string, got number"},
+    {"options.type_url an object", "{\"options\":{\"type_url\":{}}}",
+     "request: options.type_url must be a string, got table"},
     {"options not base64", "{\"options\":\"@@@@\"}",
      "request: options: illegal base64 data at input byte 0"},
     {"options cut", "{\"options\":\"QUJD=\"}", "request: options: illegal base64 data at input byte 4"},
@@ -382,6 +394,11 @@ static void test_request_options(void **state)
     assert_int_equal(evaluate(rt, "{\"options\":{\"vm_processor_count\":3,\"debug\":null}}", &doc),
                      VMU_RUNTIME_OK);
     assert_string_equal(doc, "{\"b\":\"\",\"d\":false,\"n\":3}");
+    /* A null type_url is absent, as any null field is. */
+    assert_int_equal(
+        evaluate(rt, "{\"options\":{\"type_url\":null,\"vm_processor_count\":4}}", &doc),
+        VMU_RUNTIME_OK);
+    assert_string_equal(doc, "{\"b\":\"\",\"d\":false,\"n\":4}");
     vmu_runtime_free(rt);
 
     /* The base64 of an Any made by marshal_runtime_options decodes back. */
