@@ -531,6 +531,9 @@ describe("lcow policy: annotation values (internal/oci ParseAnnotations*)", func
     { "uint64 syntax", A.MemorySizeInMB, "2G", "uint64", 'strconv.ParseUint: parsing "2G": invalid syntax' },
     { "uint64 past Lua's integers", A.MemorySizeInMB, "18446744073709551615", "uint64",
       'strconv.ParseUint: parsing "18446744073709551615": value out of range' },
+    { "memory size whose even successor is past Lua's integers", A.MemorySizeInMB,
+      "9223372036854775807", "uint64",
+      'strconv.ParseUint: parsing "9223372036854775807": value out of range' },
     { "bool", A.AllowOvercommit, "yes", "bool", 'strconv.ParseBool: parsing "yes": invalid syntax' },
     { "bool quoting", A.AllowOvercommit, 'a"b\n\1', "bool",
       'strconv.ParseBool: parsing "a\\"b\\n\\x01": invalid syntax' },
@@ -550,6 +553,11 @@ describe("lcow policy: annotation values (internal/oci ParseAnnotations*)", func
     assert.equal(3, processor.Count)
     assert.equal(1024, memory.SizeInMB)
     assert.is_true(memory.AllowOvercommit)
+  end)
+
+  it("the largest memory size Lua can align is taken", function()
+    local _, memory = topology({ [A.MemorySizeInMB] = "9223372036854775806" })
+    assert.equal(9223372036854775806, memory.SizeInMB)
   end)
 
   local accepted = {

@@ -140,8 +140,8 @@ end
 -- Lua integers stop at 2^63-1: a uint64 past it is reported as out of range.
 local MAX_UINT = { [32] = 0xffffffff, [64] = math.maxinteger }
 
-local function parse_uint(s, bits)
-  local n, kind = scan_unsigned(s, MAX_UINT[bits])
+local function parse_uint(s, bits, max)
+  local n, kind = scan_unsigned(s, max or MAX_UINT[bits])
   if not n then
     return nil, num_error("ParseUint", s, kind == "range" and "value out of range" or "invalid syntax")
   end
@@ -210,6 +210,12 @@ end
 
 local function annotation_uint64(a, key, default)
   return annotation_parsed(a, key, default, parse_uint, "uint64", 64)
+end
+
+-- The memory size is rounded up to even: 2^63-1 would become 2^63, which no
+-- Lua integer holds, so that one value is out of range too.
+local function parse_memory_mb(s)
+  return parse_uint(s, 64, math.maxinteger - 1)
 end
 
 local function annotation_string(a, key, default)
@@ -367,7 +373,7 @@ local function parse_memory(opts, a, host, fully_physically_backed)
   local requested, err = integer_option(opts, "vm_memory_size_in_mb", 0, 2147483647)
   if not requested then return nil, err end
   local memory = {}
-  memory.SizeInMB = annotation_uint64(a, A.MemorySizeInMB, requested)
+  memory.SizeInMB = annotation_parsed(a, A.MemorySizeInMB, requested, parse_memory_mb, "uint64")
   if memory.SizeInMB == 0 then memory.SizeInMB = DEFAULT_MEMORY_MB end
   memory.SizeInMB = vmutils.normalize_memory_size("", memory.SizeInMB)
   memory.LowMmioGapInMB = annotation_uint64(a, A.MemoryLowMMIOGapInMB, 0)
