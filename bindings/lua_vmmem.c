@@ -108,8 +108,13 @@ static void read_account(lua_State *L, method_call *c, int first)
 static int call_method(lua_State *L)
 {
     method_call *c = lua_touserdata(L, 3);
-    if (lua_getfield(L, 1, c->name) == LUA_TNIL)
+    int type = lua_getfield(L, 1, c->name);
+    if (type == LUA_TNIL)
         return luaL_error(L, "lookup_vmmem: the api object has no method '%s'", c->name);
+    if (type != LUA_TFUNCTION && luaL_getmetafield(L, -1, "__call") == LUA_TNIL)
+        return luaL_error(L, "lookup_vmmem: the api object's '%s' is a %s, not a method", c->name,
+                          luaL_typename(L, -1));
+    lua_settop(L, 4); /* the method alone: drop a __call metafield pushed above */
     lua_pushvalue(L, 1);
     for (int i = 0; i < c->nargs; i++) {
         const method_arg *a = &c->args[i];

@@ -291,6 +291,30 @@ describe("lookup_vmmem", function()
       assert.are.same({ SNAPSHOT }, closed)
     end)
 
+    it("a method that is not callable is a clear error, with the snapshot closed", function()
+      for _, value in ipairs({ 5, "process32_first", {}, true }) do
+        local closed = {}
+        local api = { create_toolhelp32_snapshot = function() return SNAPSHOT end,
+          process32_first = value, close_handle = function(_, h) closed[#closed + 1] = h end }
+        local ok, err = pcall(vmutils.lookup_vmmem, VM_ID, api)
+        assert.is_false(ok)
+        assert.are.equal("lookup_vmmem: the api object's 'process32_first' is a " .. type(value)
+          .. ", not a method", err)
+        assert.are.same({ SNAPSHOT }, closed)
+      end
+    end)
+
+    it("a callable table is a method", function()
+      local impl = mock(flatten { snapshot(), first(PID, "init"), no_more(), close(SNAPSHOT) })
+      local api = {}
+      for name in pairs({ create_toolhelp32_snapshot = 1, process32_first = 1, process32_next = 1,
+                          close_handle = 1 }) do
+        api[name] = setmetatable({}, { __call = function(_, _, ...) return impl[name](impl, ...) end })
+      end
+      assert.are.same({ nil, NOT_FOUND }, { vmutils.lookup_vmmem(VM_ID, api) })
+      assert.is_true(impl.finished())
+    end)
+
     it("a proxy api object works through its metatable", function()
       local impl = mock(flatten { snapshot(), first(PID, "init"), no_more(), close(SNAPSHOT) })
       local proxy = setmetatable({}, { __index = function(_, k)
