@@ -1063,7 +1063,9 @@ static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
 }
 #endif
 
-int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
+/* short_escapes: Go 1.22's \b and \f for backspace and form feed, where
+ * earlier versions (and the log anchors) write \u0008 and \u000c. */
+static int json_string(vmu_buf *out, const char *s, size_t len, bool short_escapes)
 {
     /* Room for the common case, nothing to escape; each escape below makes
      * sure of room for itself, the rest of the input and the closing quote. */
@@ -1104,7 +1106,14 @@ int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
             case '\t':
                 d[n++] = 't';
                 break;
-            default: /* other controls and < > & (Go 1.19 has no \b or \f) */
+            case '\b':
+            case '\f':
+                if (short_escapes) {
+                    d[n++] = b == '\b' ? 'b' : 'f';
+                    break;
+                }
+                /* fall through */
+            default: /* other controls and < > & */
                 memcpy(d + n, "u00", 3);
                 d[n + 3] = lower_hex[b >> 4];
                 d[n + 4] = lower_hex[b & 0xf];
@@ -1133,6 +1142,16 @@ int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
     d[n++] = '"';
     out->len = n;
     return 0;
+}
+
+int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
+{
+    return json_string(out, s, len, false);
+}
+
+int vmu_go_json_string_go122(vmu_buf *out, const char *s, size_t len)
+{
+    return json_string(out, s, len, true);
 }
 
 /* ---- the public wrappers of <vmutils/log.h> ---- */

@@ -50,7 +50,11 @@ bool vmu_go_needs_quoting(const char *s, size_t len);
  * Returns the length written. */
 size_t vmu_go_quote_into(const char *s, size_t len, char *dst);
 
-/* Appends s as encoding/json writes a string with HTML escaping on. */
+/* Appends s as encoding/json writes a string with HTML escaping on, as Go
+ * 1.19 (logrus' anchors) does: backspace and form feed as \u0008, \u000c. */
 int vmu_go_json_string(vmu_buf *out, const char *s, size_t len);
+/* The same as Go 1.22 and later write it: backspace and form feed as \b, \f
+ * (the runtime's documents). */
+int vmu_go_json_string_go122(vmu_buf *out, const char *s, size_t len);
 
 #endif

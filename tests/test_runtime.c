@@ -445,6 +445,11 @@ static void test_request_options(void **state)
 
 /* ---- the JSON encoder ---- */
 
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 typedef struct json_case {
     const char *name;
     const char *value; /* a Lua expression */
@@ -493,6 +498,46 @@ static void test_json_encoding(void **state)
         }
         vmu_runtime_free(rt);
     }
+}
+
+/* Objects on either side of the size past which values are looked up again
+ * rather than held on the Lua stack: the same sorted output. */
+static void test_json_large_objects(void **state)
+{
+    (void)state;
+    static const int sizes[] = {17, 4096, 4097, 10000};
+    vmu_runtime *rt = runtime_loaded(
+        "return function(r) local n = tonumber(r.annotations.n) local t = {} "
+        "for i = 1, n do t[string.format('k%05d', i)] = i; t[-i] = { i } end return t end");
+    for (size_t k = 0; k < ARRAY_LEN(sizes); k++) {
+        int n = sizes[k];
+        char request[64];
+        snprintf(request, sizeof request, "{\"annotations\":{\"n\":\"%d\"}}", n);
+        const char *doc = NULL;
+        assert_int_equal(evaluate(rt, request, &doc), VMU_RUNTIME_OK);
+        /* Integer keys as strings sort bytewise: "-1" < "-10" < ... < "k00001". */
+        vmu_buf want;
+        vmu_buf_init(&want);
+        char **negatives = calloc((size_t)n, sizeof *negatives);
+        assert_non_null(negatives);
+        for (int i = 1; i <= n; i++) {
+            negatives[i - 1] = malloc(24);
+            snprintf(negatives[i - 1], 24, "%d", -i);
+        }
+        qsort(negatives, (size_t)n, sizeof *negatives, compare_strings);
+        vmu_buf_putc(&want, '{');
+        for (int i = 0; i < n; i++) {
+            vmu_buf_printf(&want, "\"%s\":[%d],", negatives[i], -atoi(negatives[i]));
+            free(negatives[i]);
+        }
+        free(negatives);
+        for (int i = 1; i <= n; i++)
+            vmu_buf_printf(&want, "\"k%05d\":%d%s", i, i, i < n ? "," : "}");
+        vmu_buf_putc(&want, '\0');
+        assert_string_equal(doc, want.data);
+        vmu_buf_free(&want);
+    }
+    vmu_runtime_free(rt);
 }
 
 static void test_json_indent(void **state)
@@ -974,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_request_options),
         cmocka_unit_test(test_json_encoding),
+        cmocka_unit_test(test_json_large_objects),
         cmocka_unit_test(test_json_indent),
         cmocka_unit_test(test_sandbox),
         cmocka_unit_test(test_state_does_not_leak_between_evaluations),
