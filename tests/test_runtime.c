@@ -678,6 +678,18 @@ static void test_state_does_not_leak_between_evaluations(void **state)
         assert_string_equal(doc, "[true,true,true]");
     }
     vmu_runtime_free(rt);
+    /* The default options are copied for each request, nested tables too. */
+    rt = runtime_loaded(
+        "return function(r) local o = r.options "
+        "local seen = { o.vm_processor_count, o.default_container_annotations.k or 'none' } "
+        "o.vm_processor_count = 9 o.default_container_annotations.k = 'set' return seen end");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+        assert_string_equal(doc, "[0,\"none\"]");
+        assert_int_equal(evaluate(rt, "{\"options\":{\"debug\":true}}", &doc), VMU_RUNTIME_OK);
+        assert_string_equal(doc, "[0,\"none\"]");
+    }
+    vmu_runtime_free(rt);
 }
 
 /* ---- limits ---- */
