@@ -344,6 +344,8 @@ local function parse_cpu(opts, a, host)
     Count = count,
     Limit = limit & 0xffffffff, -- Go: uint64(uint32(limit))
     Weight = weight & 0xffffffff,
+    -- set below and with vNUMA; named so that the table has room for them
+    CpuGroup = nil, NumaProcessorsSettings = nil,
   }
   local cpu_group = annotation_string(a, A.CPUGroupID, "")
   if cpu_group ~= "" then
@@ -372,17 +374,24 @@ local function parse_memory(opts, a, host, fully_physically_backed)
   -- Go converts the int32 option to uint64; a negative one would wrap.
   local requested, err = integer_option(opts, "vm_memory_size_in_mb", 0, 2147483647)
   if not requested then return nil, err end
-  local memory = {}
-  memory.SizeInMB = annotation_parsed(a, A.MemorySizeInMB, requested, parse_memory_mb, "uint64")
-  if memory.SizeInMB == 0 then memory.SizeInMB = DEFAULT_MEMORY_MB end
-  memory.SizeInMB = vmutils.normalize_memory_size("", memory.SizeInMB)
-  memory.LowMmioGapInMB = annotation_uint64(a, A.MemoryLowMMIOGapInMB, 0)
-  memory.HighMmioBaseInMB = annotation_uint64(a, A.MemoryHighMMIOBaseInMB, 0)
-  memory.HighMmioGapInMB = annotation_uint64(a, A.MemoryHighMMIOGapInMB, 0)
-  memory.AllowOvercommit = annotation_bool(a, A.AllowOvercommit, true)
-  memory.EnableDeferredCommit = annotation_bool(a, A.EnableDeferredCommit, false)
-  if fully_physically_backed then memory.AllowOvercommit = false end
-  memory.EnableColdDiscardHint = annotation_bool(a, A.EnableColdDiscardHint, false)
+  -- Parsed in hcsshim's order (the order of the warnings), then put in a
+  -- table built whole: filling an empty one field by field regrows it.
+  local size = annotation_parsed(a, A.MemorySizeInMB, requested, parse_memory_mb, "uint64")
+  if size == 0 then size = DEFAULT_MEMORY_MB end
+  size = vmutils.normalize_memory_size("", size)
+  local low_gap = annotation_uint64(a, A.MemoryLowMMIOGapInMB, 0)
+  local high_base = annotation_uint64(a, A.MemoryHighMMIOBaseInMB, 0)
+  local high_gap = annotation_uint64(a, A.MemoryHighMMIOGapInMB, 0)
+  local overcommit = annotation_bool(a, A.AllowOvercommit, true)
+  local deferred_commit = annotation_bool(a, A.EnableDeferredCommit, false)
+  if fully_physically_backed then overcommit = false end
+  local cold_discard = annotation_bool(a, A.EnableColdDiscardHint, false)
+  local memory = {
+    SizeInMB = size, LowMmioGapInMB = low_gap, HighMmioBaseInMB = high_base,
+    HighMmioGapInMB = high_gap, AllowOvercommit = overcommit,
+    EnableDeferredCommit = deferred_commit, EnableColdDiscardHint = cold_discard,
+    SlitType = nil, -- set with vNUMA; named so that the table has room for it
+  }
   if memory.EnableColdDiscardHint and host.os_build < BUILD_COLD_DISCARD then
     return nil, "EnableColdDiscardHint is not supported on builds older than 18967"
   end
@@ -436,8 +445,11 @@ local function parse_boot(opts, a, host)
   local root, err = resolve_boot_files_path(opts, a, host)
   if not root then return nil, nil, err end
 
+  -- The root file system: the preferred type when one is named (checked
+  -- below), else the VHD when there is one (no need to look when named).
+  local preferred = annotation_string(a, A.PreferredRootFSType, "")
   local rootfs = INITRD_FILE
-  if file_exists(root, VHD_FILE) then rootfs = VHD_FILE end
+  if preferred == "" and file_exists(root, VHD_FILE) then rootfs = VHD_FILE end
 
   -- Hyper-V has no kernel direct boot on arm64 yet.
   local kernel_direct_supported = host.os_build >= BUILD_KERNEL_DIRECT and host.arch ~= "arm64"
@@ -463,7 +475,6 @@ local function parse_boot(opts, a, host)
     end
   end
 
-  local preferred = annotation_string(a, A.PreferredRootFSType, "")
   if preferred ~= "" then
     if preferred == "initrd" then
       rootfs = INITRD_FILE
@@ -548,19 +559,20 @@ end
 ---------------------------------------------------------------------------
 
 -- Pod annotations over the options' default_container_annotations.
+-- Without default annotations (the usual case) the pod's are used as they
+-- are: the policy only reads them.
 local function merged_annotations(request, opts)
-  local a = {}
   local defaults = opts.default_container_annotations
-  if defaults ~= nil then
-    if type(defaults) ~= "table" then
+  if defaults ~= nil and type(defaults) ~= "table" then
+    return nil, "options.default_container_annotations must be an object of strings"
+  end
+  if defaults == nil or next(defaults) == nil then return request.annotations or {} end
+  local a = {}
+  for k, v in pairs(defaults) do
+    if type(k) ~= "string" or type(v) ~= "string" then
       return nil, "options.default_container_annotations must be an object of strings"
     end
-    for k, v in pairs(defaults) do
-      if type(k) ~= "string" or type(v) ~= "string" then
-        return nil, "options.default_container_annotations must be an object of strings"
-      end
-      a[k] = v
-    end
+    a[k] = v
   end
   for k, v in pairs(request.annotations or {}) do a[k] = v end
   return a
