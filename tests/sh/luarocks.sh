@@ -5,7 +5,13 @@
 set -u
 cd "$(dirname "$0")/../.."
 ROCKSPEC=vmutils-0.1.0-1.rockspec
-LUAROCKS=(luarocks --lua-version=5.4)
+# A plain build, whatever make runs this test: under `make sanitize` the
+# variables of the outer make (SAN=1) would reach the rock's make through
+# MAKEFLAGS and build an ASan module that plain lua5.4 cannot load; and the
+# rock's build directory starts empty, so that no object built with other
+# flags is reused.
+LUAROCKS=(env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL -u SAN luarocks --lua-version=5.4)
+rm -rf build/rock
 
 tree=$(mktemp -d)
 log=$(mktemp)
