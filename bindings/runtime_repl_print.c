@@ -12,6 +12,9 @@
 
 #define LINE_WIDTH 72
 #define MAX_ITEMS 1000 /* items shown per table; the rest are counted */
+/* Items shown in one value, all tables together: a table that holds the same
+ * big table many times, level after level, is exponentially long in full. */
+#define MAX_TOTAL_ITEMS 20000
 
 static const char *const keywords[] = {"and",   "break", "do",     "else", "elseif", "end",
                                        "false", "for",   "function", "goto", "if",   "in",
@@ -98,7 +101,15 @@ static int key_less(lua_State *L)
     return 1;
 }
 
-static void push_formatted(lua_State *L, int idx, int depth, int max_depth, int ancestors);
+/* What one value's printing shares: the nesting limit, the tables being
+ * printed (to name cycles), and the items left to show. */
+typedef struct print_state {
+    int max_depth;
+    int ancestors;
+    size_t items_left;
+} print_state;
+
+static void push_formatted(lua_State *L, int idx, int depth, print_state *ps);
 
 /* Pushes `[key] = ` or `name = ` for a key that is not the next array index. */
 static void push_key(lua_State *L, int idx)
@@ -132,8 +143,9 @@ static void push_indented(lua_State *L, const char *text, size_t len)
     luaL_pushresult(&b);
 }
 
-static void push_table(lua_State *L, int t, int depth, int max_depth, int ancestors)
+static void push_table(lua_State *L, int t, int depth, print_state *ps)
 {
+    int ancestors = ps->ancestors;
     lua_pushvalue(L, t);
     if (lua_rawget(L, ancestors) != LUA_TNIL) {
         lua_pop(L, 1);
@@ -148,7 +160,7 @@ static void push_table(lua_State *L, int t, int depth, int max_depth, int ancest
         return;
     }
     lua_pop(L, 2);
-    if (depth >= max_depth) {
+    if (depth >= ps->max_depth || ps->items_left == 0) {
         lua_pushliteral(L, "{...}");
         return;
     }
@@ -180,7 +192,9 @@ static void push_table(lua_State *L, int t, int depth, int max_depth, int ancest
     size_t total = 0;
     int multiline = 0;
     lua_Integer next_index = 1, shown = 0;
-    for (lua_Integer i = 1; i <= nkeys && shown < MAX_ITEMS; i++, shown++) {
+    for (lua_Integer i = 1; i <= nkeys && shown < MAX_ITEMS && ps->items_left > 0;
+         i++, shown++) {
+        ps->items_left--;
         lua_rawgeti(L, keys, i);
         int key = lua_gettop(L);
         int positional = lua_isinteger(L, key) && lua_tointeger(L, key) == next_index;
@@ -190,7 +204,7 @@ static void push_table(lua_State *L, int t, int depth, int max_depth, int ancest
             push_key(L, key);
         lua_pushvalue(L, key);
         lua_rawget(L, t);
-        push_formatted(L, lua_gettop(L), depth + 1, max_depth, ancestors);
+        push_formatted(L, lua_gettop(L), depth + 1, ps);
         lua_remove(L, -2);
         if (!positional)
             lua_concat(L, 2);
@@ -242,7 +256,7 @@ static void push_table(lua_State *L, int t, int depth, int max_depth, int ancest
     lua_settop(L, keys);
 }
 
-static void push_formatted(lua_State *L, int idx, int depth, int max_depth, int ancestors)
+static void push_formatted(lua_State *L, int idx, int depth, print_state *ps)
 {
     luaL_checkstack(L, 12, "value nesting");
     switch (lua_type(L, idx)) {
@@ -260,7 +274,7 @@ static void push_formatted(lua_State *L, int idx, int depth, int max_depth, int 
             lua_pop(L, 1);
             break;
         }
-        push_table(L, idx, depth, max_depth, ancestors);
+        push_table(L, idx, depth, ps);
         return;
     default:
         break;
@@ -272,8 +286,8 @@ void vmu_repl_format(lua_State *L, int idx, int max_depth, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
     lua_newtable(L);
-    int ancestors = lua_gettop(L);
-    push_formatted(L, idx, 0, max_depth, ancestors);
+    print_state ps = {max_depth, lua_gettop(L), MAX_TOTAL_ITEMS};
+    push_formatted(L, idx, 0, &ps);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
     if (vmu_buf_append(out, s, len) < 0)

@@ -138,6 +138,19 @@ describe("vmutils repl (from a pipe)", function()
     assert.equal("{ { { { { { {...} } } } } } }\n", repl("{{{{{{{1}}}}}}}\n"))
   end)
 
+  it("shows at most 20000 items of one value, so a table shared at every level stays short", function()
+    -- 1000 x 1000 x 1000 items in full; shown: the first 20000, then counts.
+    local out = repl("local t = {} for i = 1, 1000 do t[i] = i end "
+      .. "local u = {} for i = 1, 1000 do u[i] = t end "
+      .. "local w = {} for i = 1, 1000 do w[i] = u end return w\n")
+    assert.is_true(#out < 400000, "printed " .. #out .. " bytes")
+    assert.matches("\n  %.%.%. %(999 more%)\n}\n$", out)
+    assert.matches("\n    %.%.%. %(980 more%)\n", out)
+    local items = 0
+    for _ in out:gmatch("\n      %d+,?") do items = items + 1 end
+    assert.equal(20000 - 1 - 20, items) -- less the rows and tables that hold them
+  end)
+
   it("quotes strings, shows vmutils.null, sorts mixed keys", function()
     assert.equal('"a\\"b\\n\\000"\n', repl('"a\\"b\\n\\0"\n'))
     assert.equal("vmutils.null\n", repl("vmutils.null\n"))
