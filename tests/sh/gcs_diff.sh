@@ -45,9 +45,13 @@ else
 fi
 ANCHOR=$tmp/anchor/go-gcslogs
 
-# Host time and Go type names are the only allowed differences.
+# Host time and Go type names are the only allowed differences. In JSON the
+# host time is not always the first "time" key (a nested object may hold one
+# earlier), so every value of the host time's shape (RFC 3339 to the second)
+# is masked, in both outputs alike.
+host_time='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})'
 mask() {
-  sed -E -e 's/^time="[^"]*"/time="T"/' -e 's/"time":"[^"]*"/"time":"T"/' \
+  sed -E -e 's/^time="[^"]*"/time="T"/' -e "s/\"time\":\"$host_time\"/\"time\":\"T\"/g" \
          -e 's/of type [A-Za-z0-9_.]+/of type TYPE/g'
 }
 
