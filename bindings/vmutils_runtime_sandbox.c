@@ -80,12 +80,14 @@ static void mark_protected(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-/* Replaces the table on the stack top by a read-only proxy of it. */
-static void make_proxy(lua_State *L, lua_CFunction newindex)
+/* Makes the (empty) table at `proxy` a read-only view of the table at
+ * `target`: reads, pairs and # reach the target, writes call `newindex`. */
+static void set_proxy_metatable(lua_State *L, int proxy, int target, lua_CFunction newindex)
 {
-    lua_newtable(L);               /* proxy */
-    lua_createtable(L, 0, 5);      /* its metatable */
-    lua_pushvalue(L, -3);
+    proxy = lua_absindex(L, proxy);
+    target = lua_absindex(L, target);
+    lua_createtable(L, 0, 5);
+    lua_pushvalue(L, target);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, newindex);
     lua_setfield(L, -2, "__newindex");
@@ -95,9 +97,16 @@ static void make_proxy(lua_State *L, lua_CFunction newindex)
     lua_setfield(L, -2, "__len");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
+    lua_setmetatable(L, proxy);
+    mark_protected(L, proxy);
+}
+
+/* Replaces the table on the stack top by a read-only proxy of it. */
+static void make_proxy(lua_State *L, lua_CFunction newindex)
+{
+    lua_newtable(L);
+    set_proxy_metatable(L, -1, -2, newindex);
     lua_remove(L, -2);
-    mark_protected(L, -1);
 }
 
 /* Copies the fields of the table at `src` into a new table on the stack
@@ -431,16 +440,6 @@ void vmu_sandbox_push_env(lua_State *L)
     }
     lua_pop(L, 1);
 
-    lua_createtable(L, 0, 5); /* the environment's metatable */
-    lua_pushvalue(L, globals);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, global_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, proxy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, env);
+    set_proxy_metatable(L, env, globals, global_newindex);
     lua_pop(L, 1); /* globals */
-    mark_protected(L, env);
 }
