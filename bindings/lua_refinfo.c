@@ -9,8 +9,10 @@ static int l_parse_uvm_reference_info(lua_State *L)
     vmu_buf *text = vmu_lua_push_buf_box(L); /* freed by __gc if the copy raises */
     vmu_err err;
     if (vmu_parse_uvm_reference_info_n(vmu_lua_logger(L), root, root_len, name, name_len, text,
-                                       &err) != 0)
+                                       &err) != 0) {
+        vmu_buf_free(text);
         return vmu_lua_fail(L, err.msg);
+    }
     lua_pushlstring(L, text->data ? text->data : "", text->len);
     vmu_buf_free(text);
     return 1;
