@@ -97,7 +97,9 @@ vmu_field vmu_field_bool(const char *key, bool value);
 
 /* One log record, as handed to a sink or a formatter. */
 typedef struct vmu_log_record {
-    vmu_time time; /* the host time when it was logged (local zone) */
+    vmu_time time; /* the host time when it was logged (local zone); vmu_log reads
+                      the clock's last tick, milliseconds coarse, as records print
+                      whole seconds */
     vmu_log_level level;
     const char *msg;
     size_t msg_len;
