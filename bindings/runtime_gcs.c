@@ -1,9 +1,11 @@
 /* `vmutils gcs-logs`: forwards a GCS log stream from a file or stdin and
  * prints the records on stdout, the bytes the Go anchor prints (the host
- * "time" aside). Output goes through one 64 KiB buffer, as the anchor's
- * bufio.Writer, written with write(2); unlike the anchor, what is buffered
+ * "time" aside). Records are formatted on a second thread (vmu_log_async)
+ * while this one decodes; output goes out 64 KiB at a time, as through the
+ * anchor's bufio.Writer, with write(2). Unlike the anchor, what is buffered
  * is also written before the command waits for more input, so a live
- * stream's records are not held back. */
+ * stream's records are not held back. Where no thread can be started, the
+ * records are formatted here, between reads, to the same bytes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@ static const char usage[] =
 typedef struct out_buffer {
     int fd;
     bool failed;
+    int write_errno; /* why it failed: errno is the writing thread's own */
     vmu_log_format format;
     bool format_failed;
     vmu_buf text; /* formatted records not yet written */
@@ -48,6 +51,7 @@ static int write_all(out_buffer *out, const char *data, size_t len)
             if (errno == EINTR)
                 continue;
             out->failed = true;
+            out->write_errno = errno;
             break;
         }
         data += n;
@@ -79,18 +83,30 @@ static void format_record(void *user, const vmu_log_record *record)
         flush_out(out);
 }
 
+/* The worker's writer. */
+static int write_text(void *user, const char *data, size_t len)
+{
+    return write_all(user, data, len);
+}
+
 typedef struct source {
     int fd;
     out_buffer *out;
+    vmu_log_async *async; /* NULL: records are formatted by format_record */
 } source;
 
-/* Reads the stream once the records so far are out; stops early (as at
- * EOF) once stdout is gone. */
+/* Reads the stream once the records so far are handed on; stops early (as
+ * at EOF) once stdout is gone. */
 static ptrdiff_t read_source(void *user, void *buf, size_t cap)
 {
     source *src = user;
-    if (flush_out(src->out) != 0)
+    if (src->async) {
+        vmu_log_async_flush(src->async);
+        if (vmu_log_async_failed(src->async))
+            return 0;
+    } else if (flush_out(src->out) != 0) {
         return 0;
+    }
     return read(src->fd, buf, cap);
 }
 
@@ -207,22 +223,34 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
     }
     out->fd = 1;
     out->failed = false;
+    out->write_errno = 0;
     out->format = format;
     out->format_failed = false;
     vmu_buf_init(&out->text);
     src.out = out;
     vmu_logger_set_level(logger, level);
     vmu_logger_set_format(logger, format);
-    vmu_logger_set_sink(logger, format_record, out);
+    src.async = vmu_log_async_new(format, write_text, out);
+    if (src.async)
+        vmu_logger_set_sink(logger, vmu_log_async_sink, src.async);
+    else
+        vmu_logger_set_sink(logger, format_record, out);
 
     int rc = vmu_gcs_forward(vm_id, read_source, &src, name, &opts, logger, NULL);
+    if (src.async) {
+        int errors = vmu_log_async_close(src.async);
+        if (errors & VMU_LOG_ASYNC_NOMEM)
+            out->format_failed = true;
+        if (errors & VMU_LOG_ASYNC_WRITE)
+            out->failed = true;
+    }
     flush_out(out);
     int status = 0;
     if (rc != 0 || out->format_failed) {
         fputs("vmutils gcs-logs: out of memory\n", stderr);
         status = 1;
     } else if (out->failed) {
-        fprintf(stderr, "vmutils gcs-logs: write stdout: %s\n", strerror(errno));
+        fprintf(stderr, "vmutils gcs-logs: write stdout: %s\n", strerror(out->write_errno));
         status = 1;
     }
     vmu_logger_free(logger);

@@ -10,6 +10,7 @@
 
 #include "vmutils/base.h"
 #include "vmutils/log.h"
+#include "vmutils/log_async.h"
 #include "vmutils/sizing.h"
 #include "vmutils/numa.h"
 #include "vmutils/refinfo.h"

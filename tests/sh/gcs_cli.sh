@@ -98,6 +98,24 @@ done
 run "$tmp/missing.jsonl" </dev/null
 expect "a missing file is exit status 1" 1 "" "open $tmp/missing.jsonl: No such file or directory"
 
+# Output errors: the cause is reported (the records are written by the
+# formatting thread, whose errno is not the main thread's), and a reader
+# that went away ends the forwarding early.
+printf '{"msg":"one"}\n{"msg":"two"}\n' | "$VMUTILS" gcs-logs >/dev/full 2>"$tmp/err"
+full_status=$?
+err=$(cat "$tmp/err")
+ok=1
+[ "$full_status" -eq 1 ] && case $err in *"write stdout: No space left on device"*) ok=0 ;; esac
+result "a full disk is exit status 1 with its cause" $ok "status $full_status: $err"
+
+yes '{"level":"info","msg":"many"}' | head -n 200000 >"$tmp/many.jsonl"
+(trap '' PIPE; "$VMUTILS" gcs-logs "$tmp/many.jsonl" 2>"$tmp/err" | head -c 10 >/dev/null;
+ echo "${PIPESTATUS[0]}" >"$tmp/status")
+err=$(cat "$tmp/err")
+ok=1
+[ "$(cat "$tmp/status")" -eq 1 ] && case $err in *"write stdout: Broken pipe"*) ok=0 ;; esac
+result "a closed pipe (SIGPIPE ignored) is exit status 1 with its cause" $ok "status $(cat "$tmp/status"): $err"
+
 # A live stream: the first record must come out while the input is still
 # open (the read timeout only keeps a failure from hanging the test).
 mkfifo "$tmp/in" "$tmp/outfifo"
