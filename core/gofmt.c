@@ -490,19 +490,20 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-typedef struct civil_time {
-    int64_t year;
-    int month, day, hour, minute, second;
+/* A time as the wall clock of one zone shows it: the day (from the epoch),
+ * the second of that day and the nanosecond. */
+typedef struct wall_clock {
+    int64_t days;
+    int32_t second_of_day;
     int32_t nsec;
-} civil_time;
+} wall_clock;
 
 /* Beyond this many seconds from the epoch the arithmetic below could
  * overflow; such times (hundreds of billions of years) are clamped. */
 #define SECONDS_LIMIT ((int64_t)1 << 55)
 
-/* The wall clock of t in the zone `offset` seconds east of UTC, on the
- * proleptic Gregorian calendar as Go's time package counts it. */
-static void civil_from_time(const vmu_time *t, int32_t offset, civil_time *c)
+/* The wall clock of t in the zone `offset` seconds east of UTC. */
+static void wall_clock_of(const vmu_time *t, int32_t offset, wall_clock *w)
 {
     int64_t secs = t->unix_sec;
     int64_t nsec = t->nsec;
@@ -515,14 +516,20 @@ static void civil_from_time(const vmu_time *t, int32_t offset, civil_time *c)
     if (secs < -SECONDS_LIMIT)
         secs = -SECONDS_LIMIT;
     secs += offset;
-    c->nsec = (int32_t)nsec;
+    w->nsec = (int32_t)nsec;
+    w->days = floor_div(secs, 86400);
+    w->second_of_day = (int32_t)(secs - w->days * 86400);
+}
 
-    int64_t days = floor_div(secs, 86400);
-    int64_t in_day = secs - days * 86400;
-    c->hour = (int)(in_day / 3600);
-    c->minute = (int)(in_day / 60 % 60);
-    c->second = (int)(in_day % 60);
+typedef struct civil_date {
+    int64_t year;
+    int month, day;
+} civil_date;
 
+/* The date `days` after 1970-01-01 on the proleptic Gregorian calendar, as
+ * Go's time package counts it. */
+static void civil_from_days(int64_t days, civil_date *c)
+{
     /* Count in 400-year cycles of 146097 days that start on March 1st, so
      * that each year's leap day is its last day: day-of-cycle gives the
      * year-of-cycle by the leap rules, then a 153-days-per-5-months rule
@@ -557,27 +564,57 @@ static char *put_padded(char *p, uint64_t v, int width)
     return p + n;
 }
 
-/* "2006-01-02" then `sep` then "15:04:05". Negative years print as Go's
- * "-0001". */
-static char *put_date_clock(char *p, const civil_time *c, char sep)
+/* Longest date text: a sign, the 11-digit years of the clamped extremes,
+ * "-01-02". */
+#define DATE_TEXT_MAX 24
+
+/* "2006-01-02" for the day `days`; negative years print as Go's "-0001".
+ * A log's times mostly fall on one day, so each thread keeps the last
+ * date it printed (the formatters run on several threads at once). */
+static char *put_date(char *p, int64_t days)
 {
-    int64_t year = c->year;
-    if (year < 0) {
-        *p++ = '-';
-        p = put_padded(p, (uint64_t)0 - (uint64_t)year, 4);
-    } else {
-        p = put_padded(p, (uint64_t)year, 4);
+    static _Thread_local struct {
+        int64_t days;
+        bool valid;
+        size_t len;
+        char text[DATE_TEXT_MAX];
+    } last;
+    if (!last.valid || last.days != days) {
+        civil_date c;
+        civil_from_days(days, &c);
+        char *q = last.text;
+        if (c.year < 0) {
+            *q++ = '-';
+            q = put_padded(q, (uint64_t)0 - (uint64_t)c.year, 4);
+        } else {
+            q = put_padded(q, (uint64_t)c.year, 4);
+        }
+        *q++ = '-';
+        q = put2(q, c.month);
+        *q++ = '-';
+        q = put2(q, c.day);
+        last.len = (size_t)(q - last.text);
+        last.days = days;
+        last.valid = true;
     }
-    *p++ = '-';
-    p = put2(p, c->month);
-    *p++ = '-';
-    p = put2(p, c->day);
+    if (last.len == 10) /* a 4-digit year: a fixed-size copy */
+        memcpy(p, last.text, 10);
+    else
+        memcpy(p, last.text, last.len);
+    return p + last.len;
+}
+
+/* The date, `sep`, then "15:04:05". */
+static char *put_date_clock(char *p, const wall_clock *w, char sep)
+{
+    p = put_date(p, w->days);
     *p++ = sep;
-    p = put2(p, c->hour);
+    int s = w->second_of_day;
+    p = put2(p, s / 3600);
     *p++ = ':';
-    p = put2(p, c->minute);
+    p = put2(p, s / 60 % 60);
     *p++ = ':';
-    return put2(p, c->second);
+    return put2(p, s % 60);
 }
 
 /* ".999999999": the nanoseconds without trailing zeros, nothing if zero. */
@@ -585,16 +622,24 @@ static char *put_trimmed_nanos(char *p, int32_t nsec)
 {
     if (nsec == 0)
         return p;
-    char frac[9];
+    uint32_t v = (uint32_t)nsec;
     int n = 9;
-    for (int i = 8; i >= 0; i--) {
-        frac[i] = (char)('0' + nsec % 10);
-        nsec /= 10;
-    }
-    while (frac[n - 1] == '0')
+    while (v % 10 == 0) {
+        v /= 10;
         n--;
+    }
     *p++ = '.';
-    memcpy(p, frac, (size_t)n);
+    /* The n digits of v, leading zeros included, two at a time from the
+     * right. */
+    char *q = p + n;
+    int left = n;
+    for (; left >= 2; left -= 2) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (left)
+        *--q = (char)('0' + v);
     return p + n;
 }
 
@@ -616,11 +661,11 @@ static char *put_offset(char *p, int32_t offset, bool colon)
 
 size_t vmu_go_rfc3339(const vmu_time *t, bool nano, char *dst)
 {
-    civil_time c;
-    civil_from_time(t, t->utc ? 0 : t->utc_offset, &c);
-    char *p = put_date_clock(dst, &c, 'T');
+    wall_clock w;
+    wall_clock_of(t, t->utc ? 0 : t->utc_offset, &w);
+    char *p = put_date_clock(dst, &w, 'T');
     if (nano)
-        p = put_trimmed_nanos(p, c.nsec);
+        p = put_trimmed_nanos(p, w.nsec);
     int32_t offset = t->utc ? 0 : t->utc_offset;
     if (offset == 0)
         *p++ = 'Z';
@@ -657,10 +702,10 @@ static size_t local_zone_name(int64_t unix_sec, int32_t offset, char *name)
 size_t vmu_go_time_string(const vmu_time *t, char *dst)
 {
     int32_t offset = t->utc ? 0 : t->utc_offset;
-    civil_time c;
-    civil_from_time(t, offset, &c);
-    char *p = put_date_clock(dst, &c, ' ');
-    p = put_trimmed_nanos(p, c.nsec);
+    wall_clock w;
+    wall_clock_of(t, offset, &w);
+    char *p = put_date_clock(dst, &w, ' ');
+    p = put_trimmed_nanos(p, w.nsec);
     *p++ = ' ';
     p = put_offset(p, offset, false);
     *p++ = ' ';
@@ -1029,10 +1074,36 @@ static const unsigned char json_plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* Copies a short run with a few fixed-size moves instead of a call to
+ * memcpy: most runs are keys and identifiers of a few bytes. The moves may
+ * overlap each other but stay inside [dst, dst + n). */
+static inline void copy_run(char *dst, const unsigned char *src, size_t n)
+{
+    if (n >= 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n > 0) {
+        dst[0] = (char)src[0];
+        dst[n / 2] = (char)src[n / 2];
+        dst[n - 1] = (char)src[n - 1];
+    }
+}
+
 #if defined(__SSE2__)
-/* The end of the run of plain bytes starting at i, 16 bytes at a time: a
- * signed compare with 0x20 catches controls and every byte >= 0x80 at once. */
-static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
+/* One bit per byte of v that is not plain: a signed compare with 0x20
+ * catches controls and every byte >= 0x80 at once. */
+static inline unsigned json_special_mask(__m128i v)
 {
     const __m128i space = _mm_set1_epi8(0x20);
     const __m128i quote = _mm_set1_epi8('"');
@@ -1040,15 +1111,57 @@ static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
     const __m128i less = _mm_set1_epi8('<');
     const __m128i greater = _mm_set1_epi8('>');
     const __m128i amp = _mm_set1_epi8('&');
+    __m128i special = _mm_or_si128(
+        _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, less)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, greater), _mm_cmpeq_epi8(v, amp))));
+    return (unsigned)_mm_movemask_epi8(special);
+}
+
+static inline __m128i load16(const unsigned char *s)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)s);
+}
+
+/* The end of the run of plain bytes starting at i (i < len). The bytes
+ * past the last whole block of 16 are read as one block ending at len,
+ * overlapping bytes already known plain, or for a string shorter than 16
+ * as two halves that overlap: never a byte outside the string, never a
+ * byte at a time unless fewer than 4 are left. */
+static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
+{
     for (; i + 16 <= len; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i special = _mm_or_si128(
-            _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, less)),
-                         _mm_or_si128(_mm_cmpeq_epi8(v, greater), _mm_cmpeq_epi8(v, amp))));
-        unsigned mask = (unsigned)_mm_movemask_epi8(special);
+        unsigned mask = json_special_mask(load16(s + i));
         if (mask)
             return i + (size_t)__builtin_ctz(mask);
+    }
+    if (i == len)
+        return len;
+    if (len >= 16) {
+        size_t base = len - 16;
+        unsigned mask = json_special_mask(load16(s + base)) >> (i - base);
+        return mask ? i + (size_t)__builtin_ctz(mask) : len;
+    }
+    size_t rest = len - i;
+    if (rest >= 8) {
+        __m128i head = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
+        __m128i tail = _mm_loadl_epi64((const __m128i *)(const void *)(s + len - 8));
+        unsigned mask = json_special_mask(_mm_unpacklo_epi64(head, tail));
+        if (mask & 0xff)
+            return i + (size_t)__builtin_ctz(mask);
+        return mask ? len - 8 + (size_t)__builtin_ctz(mask >> 8) : len;
+    }
+    if (rest >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, s + i, 4);
+        memcpy(&tail, s + len - 4, 4);
+        __m128i v = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)head), _mm_cvtsi32_si128((int)tail));
+        /* Only the low 8 lanes hold string bytes (the zeros above would
+         * count as controls). */
+        unsigned mask = json_special_mask(v) & 0xff;
+        if (mask & 0xf)
+            return i + (size_t)__builtin_ctz(mask);
+        return mask ? len - 4 + (size_t)__builtin_ctz(mask >> 4) : len;
     }
     while (i < len && json_plain_byte[s[i]])
         i++;
@@ -1065,11 +1178,14 @@ static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
 
 /* short_escapes: Go 1.22's \b and \f for backspace and form feed, where
  * earlier versions (and the log anchors) write \u0008 and \u000c. */
-static int json_string(vmu_buf *out, const char *s, size_t len, bool short_escapes)
+static inline int json_string(vmu_buf *out, const char *s, size_t len, bool short_escapes)
 {
     /* Room for the common case, nothing to escape; each escape below makes
-     * sure of room for itself, the rest of the input and the closing quote. */
-    if (len > SIZE_MAX / 2 || vmu_buf_reserve(out, len + 2) != 0)
+     * sure of room for itself, the rest of the input and the closing quote.
+     * A failed buffer takes no more (vmu_buf_reserve refuses it). */
+    if (len > SIZE_MAX / 2)
+        return -1;
+    if ((out->failed || out->cap - out->len < len + 2) && vmu_buf_reserve(out, len + 2) != 0)
         return -1;
     const unsigned char *u = (const unsigned char *)s;
     char *d = out->data;
@@ -1078,8 +1194,8 @@ static int json_string(vmu_buf *out, const char *s, size_t len, bool short_escap
     d[n++] = '"';
     for (;;) {
         size_t start = i;
-        i = json_plain_run(u, i, len);
-        memcpy(d + n, u + start, i - start);
+        i = i < len ? json_plain_run(u, i, len) : len;
+        copy_run(d + n, u + start, i - start);
         n += i - start;
         if (i == len)
             break;

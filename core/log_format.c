@@ -23,7 +23,9 @@
 
 #include "gofmt.h"
 
-/* One field of a record or object, in output order. */
+/* One field of a record or object. The fields are gathered in input order
+ * and sorted as an array of pointers to them, so that a move in the sort is
+ * one pointer, and most comparisons one integer compare. */
 typedef struct sorted_member {
     uint64_t prefix; /* the key's first 8 bytes, big-endian, zero-padded */
     const char *key;
@@ -31,6 +33,8 @@ typedef struct sorted_member {
     const vmu_value *value;
     size_t rank; /* input position; a renamed clash ranks after every input */
 } sorted_member;
+
+typedef const sorted_member *member_ref;
 
 /* Members sorted on the stack before the heap is needed: a GCS entry has a
  * dozen fields, nested objects fewer. */
@@ -58,18 +62,43 @@ static int key_compare(const char *a, size_t a_len, const char *b, size_t b_len)
     return a_len < b_len ? -1 : a_len > b_len;
 }
 
+static inline uint64_t load_be64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
+    return __builtin_bswap64(v);
+#endif
+}
+
+static inline uint64_t load_be32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
+    return __builtin_bswap32(v);
+#endif
+}
+
 /* Comparing the prefixes as integers orders keys as their bytes do, so most
- * comparisons never reach memcmp. */
-static uint64_t key_prefix(const char *key, size_t len)
+ * comparisons never reach memcmp. Short keys are read as two loads that
+ * overlap (the same bytes land on the same positions), never past the
+ * key's end. */
+static inline uint64_t key_prefix(const char *key, size_t len)
 {
     const unsigned char *k = (const unsigned char *)key;
-    uint64_t prefix = 0;
-    size_t n = len < 8 ? len : 8;
-    if (n == 0)
+    if (len >= 8)
+        return load_be64(k);
+    if (len >= 4)
+        return load_be32(k) << 32 | load_be32(k + len - 4) << (8 * (8 - len));
+    if (len == 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        prefix = prefix << 8 | k[i];
-    return prefix << (8 * (8 - n));
+    return (uint64_t)k[0] << 56 | (uint64_t)k[len / 2] << (8 * (7 - len / 2)) |
+           (uint64_t)k[len - 1] << (8 * (8 - len));
 }
 
 /* Could the key be one of clashing_keys? A cheap first look. */
@@ -95,23 +124,25 @@ static int member_key_compare(const sorted_member *a, const sorted_member *b)
     return key_compare(a->key, a->key_len, b->key, b->key_len);
 }
 
-static bool member_before(const sorted_member *a, const sorted_member *b)
+static inline bool member_before(const sorted_member *a, const sorted_member *b)
 {
-    int c = member_key_compare(a, b);
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix;
+    int c = key_compare(a->key, a->key_len, b->key, b->key_len);
     return c < 0 || (c == 0 && a->rank < b->rank);
 }
 
-static void sift_down(sorted_member *m, size_t root, size_t n)
+static void sift_down(member_ref *m, size_t root, size_t n)
 {
     for (;;) {
         size_t child = 2 * root + 1;
         if (child >= n)
             return;
-        if (child + 1 < n && member_before(&m[child], &m[child + 1]))
+        if (child + 1 < n && member_before(m[child], m[child + 1]))
             child++;
-        if (!member_before(&m[root], &m[child]))
+        if (!member_before(m[root], m[child]))
             return;
-        sorted_member t = m[root];
+        member_ref t = m[root];
         m[root] = m[child];
         m[child] = t;
         root = child;
@@ -121,13 +152,13 @@ static void sift_down(sorted_member *m, size_t root, size_t n)
 /* (key, rank) is a total order, so an unstable sort is deterministic:
  * insertion sort for the usual handful, heapsort (no extra memory, no
  * worst case) for large objects. */
-static void sort_members(sorted_member *m, size_t n)
+static void sort_members(member_ref *m, size_t n)
 {
     if (n <= 24) {
         for (size_t i = 1; i < n; i++) {
-            sorted_member t = m[i];
+            member_ref t = m[i];
             size_t j = i;
-            for (; j > 0 && member_before(&t, &m[j - 1]); j--)
+            for (; j > 0 && member_before(t, m[j - 1]); j--)
                 m[j] = m[j - 1];
             m[j] = t;
         }
@@ -136,56 +167,74 @@ static void sort_members(sorted_member *m, size_t n)
     for (size_t i = n / 2; i-- > 0;)
         sift_down(m, i, n);
     for (size_t end = n - 1; end > 0; end--) {
-        sorted_member t = m[0];
+        member_ref t = m[0];
         m[0] = m[end];
         m[end] = t;
         sift_down(m, 0, end);
     }
 }
 
-/* Sorts the fields into `stack` (or a heap array when there are more than
- * stack_cap) and drops all but the last of each repeated key. Returns the
- * member count and sets *out, or -1 on OOM; the caller frees *out when it
- * is not `stack`. */
+/* Room for sorting `cap` members: the members and the order. */
+typedef struct member_space {
+    sorted_member *members;
+    member_ref *order;
+} member_space;
+
+/* Gathers the fields into `stack` (or the heap when there are more than
+ * stack_cap), sorts them into out->order and drops all but the last of each
+ * repeated key. Returns the member count, or -1 on OOM; the caller frees
+ * out->members when it is not stack->members (one block holds both). */
 static ptrdiff_t sorted_members(const vmu_field *fields, size_t count, bool rename_clashes,
-                                sorted_member *stack, size_t stack_cap, sorted_member **out)
+                                const member_space *stack, size_t stack_cap, member_space *out)
 {
-    sorted_member *m = stack;
     if (!fields)
         count = 0;
+    sorted_member *m;
+    member_ref *order;
     if (count > stack_cap) {
-        if (count > SIZE_MAX / sizeof *m)
+        if (count > SIZE_MAX / (sizeof *m + sizeof *order))
             return -1;
-        m = vmu_malloc(count * sizeof *m);
+        m = vmu_malloc(count * (sizeof *m + sizeof *order));
         if (!m)
             return -1;
+        order = (member_ref *)(void *)(m + count);
+    } else {
+        m = stack->members;
+        order = stack->order;
     }
     for (size_t i = 0; i < count; i++) {
         const vmu_field *f = &fields[i];
-        m[i].key = f->key ? f->key : "";
-        m[i].key_len = f->key ? f->key_len : 0;
-        m[i].value = &f->value;
-        m[i].rank = i;
-        bool check = rename_clashes && may_clash(m[i].key, m[i].key_len);
-        for (size_t c = 0; check && c < sizeof clashing_keys / sizeof clashing_keys[0]; c++) {
-            if (m[i].key_len == clashing_keys[c].key_len &&
-                memcmp(m[i].key, clashing_keys[c].key, m[i].key_len) == 0) {
-                m[i].key = clashing_keys[c].renamed;
-                m[i].key_len = clashing_keys[c].renamed_len;
-                m[i].rank = count + i;
-                break;
+        const char *key = f->key ? f->key : "";
+        size_t key_len = f->key ? f->key_len : 0;
+        size_t rank = i;
+        if (rename_clashes && may_clash(key, key_len)) {
+            for (size_t c = 0; c < sizeof clashing_keys / sizeof clashing_keys[0]; c++) {
+                if (key_len == clashing_keys[c].key_len &&
+                    memcmp(key, clashing_keys[c].key, key_len) == 0) {
+                    key = clashing_keys[c].renamed;
+                    key_len = clashing_keys[c].renamed_len;
+                    rank = count + i;
+                    break;
+                }
             }
         }
-        m[i].prefix = key_prefix(m[i].key, m[i].key_len);
+        m[i].prefix = key_prefix(key, key_len);
+        m[i].key = key;
+        m[i].key_len = key_len;
+        m[i].value = &f->value;
+        m[i].rank = rank;
+        order[i] = &m[i];
     }
-    sort_members(m, count);
+    sort_members(order, count);
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
-        if (i + 1 < count && member_key_compare(&m[i], &m[i + 1]) == 0)
+        if (i + 1 < count && order[i]->prefix == order[i + 1]->prefix &&
+            member_key_compare(order[i], order[i + 1]) == 0)
             continue;
-        m[kept++] = m[i];
+        order[kept++] = order[i];
     }
-    *out = m;
+    out->members = m;
+    out->order = order;
     return (ptrdiff_t)kept;
 }
 
@@ -210,6 +259,14 @@ static inline int put_char(vmu_buf *out, char c)
 }
 
 #define PUT_LITERAL(out, s) put_bytes((out), (s), sizeof(s) - 1)
+
+/* Makes room for `len` more bytes, for text written in place. */
+static inline int make_room(vmu_buf *out, size_t len)
+{
+    if (out->cap - out->len < len && vmu_buf_reserve(out, len) != 0)
+        return -1;
+    return 0;
+}
 
 /* Restores the caller's buffer after a failure ("left as it was"). */
 static int fail_restoring(vmu_buf *out, size_t len)
@@ -241,15 +298,15 @@ typedef struct value_style {
 
 static int walk_value(vmu_buf *out, const vmu_value *v, int level, const value_style *style);
 
-static int walk_members(vmu_buf *out, const sorted_member *m, size_t n, int level,
+static int walk_members(vmu_buf *out, const member_ref *m, size_t n, int level,
                         const value_style *style)
 {
     if (put_bytes(out, style->object_open, style->object_open_len) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if ((i > 0 && put_char(out, style->separator) != 0) ||
-            style->key(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            walk_value(out, m[i].value, level + 1, style) != 0)
+            style->key(out, m[i]->key, m[i]->key_len) != 0 || put_char(out, ':') != 0 ||
+            walk_value(out, m[i]->value, level + 1, style) != 0)
             return -1;
     }
     return put_char(out, style->object_close);
@@ -258,27 +315,31 @@ static int walk_members(vmu_buf *out, const sorted_member *m, size_t n, int leve
 static VMU_NOINLINE int walk_object_shallow(vmu_buf *out, const vmu_value *v, int level,
                                             const value_style *style)
 {
-    sorted_member stack[NESTED_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, stack,
-                                 NESTED_STACK_MEMBERS, &m);
+    sorted_member members[NESTED_STACK_MEMBERS];
+    member_ref order[NESTED_STACK_MEMBERS];
+    const member_space stack = {members, order};
+    member_space sorted;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, &stack,
+                                 NESTED_STACK_MEMBERS, &sorted);
     if (n < 0)
         return -1;
-    int rc = walk_members(out, m, (size_t)n, level, style);
-    if (m != stack)
-        vmu_free(m);
+    int rc = walk_members(out, sorted.order, (size_t)n, level, style);
+    if (sorted.members != members)
+        vmu_free(sorted.members);
     return rc;
 }
 
 static int walk_object_deep(vmu_buf *out, const vmu_value *v, int level,
                             const value_style *style)
 {
-    sorted_member *m;
-    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, NULL, 0, &m);
+    const member_space none = {NULL, NULL};
+    member_space sorted;
+    ptrdiff_t n = sorted_members(v->as.object.members, v->as.object.count, false, &none, 0,
+                                 &sorted);
     if (n < 0)
         return -1;
-    int rc = walk_members(out, m, (size_t)n, level, style);
-    vmu_free(m);
+    int rc = walk_members(out, sorted.order, (size_t)n, level, style);
+    vmu_free(sorted.members);
     return rc;
 }
 
@@ -306,27 +367,40 @@ static int walk_value(vmu_buf *out, const vmu_value *v, int level, const value_s
 
 /* ---- JSON ---- */
 
+/* Numbers and times are written straight into the buffer. */
 static VMU_NOINLINE int json_scalar(vmu_buf *out, const vmu_value *v)
 {
-    char text[VMU_GO_RFC3339_MAX + 2];
     switch (v->kind) {
     case VMU_VALUE_BOOL:
         return v->as.b ? PUT_LITERAL(out, "true") : PUT_LITERAL(out, "false");
     case VMU_VALUE_INT:
-        return put_bytes(out, text, vmu_go_int(v->as.i, text));
+        if (make_room(out, VMU_GO_INT_MAX) != 0)
+            return -1;
+        out->len += vmu_go_int(v->as.i, out->data + out->len);
+        return 0;
     case VMU_VALUE_UINT:
-        return put_bytes(out, text, vmu_go_uint(v->as.u, text));
+        if (make_room(out, VMU_GO_INT_MAX) != 0)
+            return -1;
+        out->len += vmu_go_uint(v->as.u, out->data + out->len);
+        return 0;
     case VMU_VALUE_FLOAT:
-        return put_bytes(out, text, vmu_go_float_json(v->as.f, text));
+        if (make_room(out, VMU_GO_FLOAT_MAX) != 0)
+            return -1;
+        out->len += vmu_go_float_json(v->as.f, out->data + out->len);
+        return 0;
     case VMU_VALUE_STRING:
         return vmu_go_json_string(out, v->as.str.ptr ? v->as.str.ptr : "",
                                   v->as.str.ptr ? v->as.str.len : 0);
     case VMU_VALUE_TIME: {
         /* time.Time.MarshalJSON: RFC3339Nano in quotes, nothing to escape. */
+        if (make_room(out, VMU_GO_RFC3339_MAX + 2) != 0)
+            return -1;
+        char *text = out->data + out->len;
         text[0] = '"';
         size_t n = vmu_go_rfc3339(&v->as.time, true, text + 1);
         text[n + 1] = '"';
-        return put_bytes(out, text, n + 2);
+        out->len += n + 2;
+        return 0;
     }
     default:
         return PUT_LITERAL(out, "null");
@@ -366,10 +440,17 @@ static size_t host_time_text(const vmu_time *t, char *text)
 
 /* The record's own keys in sorted order; no renamed field can equal them. */
 enum { FIXED_LEVEL, FIXED_MSG, FIXED_TIME, FIXED_COUNT };
-static const struct {
-    const char *key;
-    size_t len;
-} fixed_keys[FIXED_COUNT] = {{"level", 5}, {"msg", 3}, {"time", 4}};
+
+/* key_prefix of "level", "msg" and "time". Each is shorter than 8 bytes and
+ * no field key equals it, so a field key whose prefix is at least the fixed
+ * key's sorts after it: an equal prefix means the field key is the fixed
+ * key followed by NUL bytes. */
+static const uint64_t fixed_prefixes[FIXED_COUNT] = {
+    (uint64_t)'l' << 56 | (uint64_t)'e' << 48 | (uint64_t)'v' << 40 | (uint64_t)'e' << 32 |
+        (uint64_t)'l' << 24,
+    (uint64_t)'m' << 56 | (uint64_t)'s' << 48 | (uint64_t)'g' << 40,
+    (uint64_t)'t' << 56 | (uint64_t)'i' << 48 | (uint64_t)'m' << 40 | (uint64_t)'e' << 32,
+};
 
 static int json_fixed(vmu_buf *out, const vmu_log_record *record, int which)
 {
@@ -391,7 +472,23 @@ static int json_fixed(vmu_buf *out, const vmu_log_record *record, int which)
     }
 }
 
-static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+/* A field's value at the record's level: strings (most values) without the
+ * walk's indirect call. */
+static int json_field_value(vmu_buf *out, const vmu_value *v)
+{
+    switch (v->kind) {
+    case VMU_VALUE_STRING:
+        return vmu_go_json_string(out, v->as.str.ptr ? v->as.str.ptr : "",
+                                  v->as.str.ptr ? v->as.str.len : 0);
+    case VMU_VALUE_OBJECT:
+    case VMU_VALUE_ARRAY:
+        return walk_value(out, v, 2, &json_style);
+    default:
+        return json_scalar(out, v);
+    }
+}
+
+static int json_record(vmu_buf *out, const vmu_log_record *record, const member_ref *m,
                        size_t n)
 {
     if (put_char(out, '{') != 0)
@@ -399,9 +496,7 @@ static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_
     int fixed = 0;
     bool first = true;
     for (size_t i = 0; i <= n; i++) {
-        while (fixed < FIXED_COUNT &&
-               (i == n || key_compare(fixed_keys[fixed].key, fixed_keys[fixed].len, m[i].key,
-                                      m[i].key_len) < 0)) {
+        while (fixed < FIXED_COUNT && (i == n || fixed_prefixes[fixed] <= m[i]->prefix)) {
             if ((!first && put_char(out, ',') != 0) || json_fixed(out, record, fixed) != 0)
                 return -1;
             first = false;
@@ -410,8 +505,8 @@ static int json_record(vmu_buf *out, const vmu_log_record *record, const sorted_
         if (i == n)
             break;
         if ((!first && put_char(out, ',') != 0) ||
-            vmu_go_json_string(out, m[i].key, m[i].key_len) != 0 || put_char(out, ':') != 0 ||
-            walk_value(out, m[i].value, 2, &json_style) != 0)
+            vmu_go_json_string(out, m[i]->key, m[i]->key_len) != 0 || put_char(out, ':') != 0 ||
+            json_field_value(out, m[i]->value) != 0)
             return -1;
         first = false;
     }
@@ -484,7 +579,7 @@ static int text_value(vmu_buf *out, const vmu_value *v)
     return 0;
 }
 
-static int text_record(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+static int text_record(vmu_buf *out, const vmu_log_record *record, const member_ref *m,
                        size_t n)
 {
     /* The timestamp always needs quotes (it has ':') and never escapes. */
@@ -498,14 +593,14 @@ static int text_record(vmu_buf *out, const vmu_log_record *record, const sorted_
         (PUT_LITERAL(out, " msg=") || text_string(out, record->msg, record->msg_len)))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (put_char(out, ' ') || put_bytes(out, m[i].key, m[i].key_len) || put_char(out, '=') ||
-            text_value(out, m[i].value))
+        if (put_char(out, ' ') || put_bytes(out, m[i]->key, m[i]->key_len) ||
+            put_char(out, '=') || text_value(out, m[i]->value))
             return -1;
     }
     return put_char(out, '\n');
 }
 
-typedef int (*record_writer)(vmu_buf *out, const vmu_log_record *record, const sorted_member *m,
+typedef int (*record_writer)(vmu_buf *out, const vmu_log_record *record, const member_ref *m,
                              size_t n);
 
 /* Sorts the record's fields, writes the record, and on failure leaves the
@@ -515,15 +610,17 @@ static int format_record(const vmu_log_record *record, vmu_buf *out, record_writ
     if (!record || !out || out->failed)
         return -1;
     size_t start = out->len;
-    sorted_member stack[RECORD_STACK_MEMBERS];
-    sorted_member *m;
-    ptrdiff_t n =
-        sorted_members(record->fields, record->field_count, true, stack, RECORD_STACK_MEMBERS, &m);
+    sorted_member members[RECORD_STACK_MEMBERS];
+    member_ref order[RECORD_STACK_MEMBERS];
+    const member_space stack = {members, order};
+    member_space sorted;
+    ptrdiff_t n = sorted_members(record->fields, record->field_count, true, &stack,
+                                 RECORD_STACK_MEMBERS, &sorted);
     if (n < 0)
         return fail_restoring(out, start);
-    int rc = write(out, record, m, (size_t)n);
-    if (m != stack)
-        vmu_free(m);
+    int rc = write(out, record, sorted.order, (size_t)n);
+    if (sorted.members != members)
+        vmu_free(sorted.members);
     return rc == 0 ? 0 : fail_restoring(out, start);
 }
 
