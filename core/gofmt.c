@@ -1101,20 +1101,18 @@ static inline void copy_run(char *dst, const unsigned char *src, size_t n)
 }
 
 #if defined(__SSE2__)
-/* One bit per byte of v that is not plain: a signed compare with 0x20
- * catches controls and every byte >= 0x80 at once. */
+/* One bit per byte of v that is not plain. A signed compare with 0x20
+ * catches controls and every byte >= 0x80 at once; '<' and '>' (0x3c,
+ * 0x3e) differ only in bit 1, '"' and '&' (0x22, 0x26) only in bit 2, so
+ * setting that bit makes each pair one compare. */
 static inline unsigned json_special_mask(__m128i v)
 {
-    const __m128i space = _mm_set1_epi8(0x20);
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i less = _mm_set1_epi8('<');
-    const __m128i greater = _mm_set1_epi8('>');
-    const __m128i amp = _mm_set1_epi8('&');
-    __m128i special = _mm_or_si128(
-        _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, less)),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, greater), _mm_cmpeq_epi8(v, amp))));
+    __m128i control = _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v);
+    __m128i angle = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(2)), _mm_set1_epi8('>'));
+    __m128i quote_amp = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(4)), _mm_set1_epi8('&'));
+    __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i special =
+        _mm_or_si128(_mm_or_si128(control, angle), _mm_or_si128(quote_amp, backslash));
     return (unsigned)_mm_movemask_epi8(special);
 }
 
@@ -1176,29 +1174,86 @@ static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
 }
 #endif
 
-/* short_escapes: Go 1.22's \b and \f for backspace and form feed, where
- * earlier versions (and the log anchors) write \u0008 and \u000c. */
-static inline int json_string(vmu_buf *out, const char *s, size_t len, bool short_escapes)
+#if defined(__SSE2__)
+static inline void store16(char *dst, __m128i v)
 {
-    /* Room for the common case, nothing to escape; each escape below makes
-     * sure of room for itself, the rest of the input and the closing quote.
-     * A failed buffer takes no more (vmu_buf_reserve refuses it). */
-    if (len > SIZE_MAX / 2)
-        return -1;
-    if ((out->failed || out->cap - out->len < len + 2) && vmu_buf_reserve(out, len + 2) != 0)
-        return -1;
-    const unsigned char *u = (const unsigned char *)s;
+    _mm_storeu_si128((__m128i *)(void *)dst, v);
+}
+
+/* The length of the run of plain bytes that starts s, copied to dst on the
+ * way: each block is stored whole before it is checked (dst has room for
+ * len bytes, and the bytes from the first one to escape on are written
+ * again by the caller). The same overlapping reads as json_plain_run. */
+static inline size_t json_copy_plain(char *dst, const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    if (len >= 16) {
+        for (; i + 16 <= len; i += 16) {
+            __m128i v = load16(s + i);
+            store16(dst + i, v);
+            unsigned mask = json_special_mask(v);
+            if (mask)
+                return i + (size_t)__builtin_ctz(mask);
+        }
+        if (i == len)
+            return len;
+        size_t base = len - 16;
+        __m128i v = load16(s + base);
+        store16(dst + base, v);
+        unsigned mask = json_special_mask(v) >> (i - base);
+        return mask ? i + (size_t)__builtin_ctz(mask) : len;
+    }
+    if (len >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + len - 8, 8);
+        memcpy(dst, &head, 8);
+        memcpy(dst + len - 8, &tail, 8);
+        __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
+                                       _mm_loadl_epi64((const __m128i *)(const void *)(s + len - 8)));
+        unsigned mask = json_special_mask(v);
+        if (mask & 0xff)
+            return (size_t)__builtin_ctz(mask);
+        return mask ? len - 8 + (size_t)__builtin_ctz(mask >> 8) : len;
+    }
+    if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, s, 4);
+        memcpy(&tail, s + len - 4, 4);
+        memcpy(dst, &head, 4);
+        memcpy(dst + len - 4, &tail, 4);
+        __m128i v = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)head), _mm_cvtsi32_si128((int)tail));
+        unsigned mask = json_special_mask(v) & 0xff;
+        if (mask & 0xf)
+            return (size_t)__builtin_ctz(mask);
+        return mask ? len - 4 + (size_t)__builtin_ctz(mask >> 4) : len;
+    }
+    for (; i < len && json_plain_byte[s[i]]; i++)
+        dst[i] = (char)s[i];
+    return i;
+}
+#else
+static inline size_t json_copy_plain(char *dst, const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i < len && json_plain_byte[s[i]]; i++)
+        dst[i] = (char)s[i];
+    return i;
+}
+#endif
+
+/* The rest of a string from its first byte to escape, u[i]; out->len is
+ * where its text goes. short_escapes: Go 1.22's \b and \f for backspace
+ * and form feed, where earlier versions (and the log anchors) write
+ * \u0008 and \u000c. */
+static __attribute__((noinline)) int json_string_rest(vmu_buf *out, const unsigned char *u,
+                                                      size_t len, size_t i, bool short_escapes)
+{
+    /* Each escape makes sure of room for itself, the rest of the input and
+     * the closing quote. */
     char *d = out->data;
     size_t n = out->len;
-    size_t i = 0;
-    d[n++] = '"';
     for (;;) {
-        size_t start = i;
-        i = i < len ? json_plain_run(u, i, len) : len;
-        copy_run(d + n, u + start, i - start);
-        n += i - start;
-        if (i == len)
-            break;
         out->len = n;
         if (out->cap - n < len - i + 8) {
             if (vmu_buf_reserve(out, len - i + 8) != 0)
@@ -1237,7 +1292,7 @@ static inline int json_string(vmu_buf *out, const char *s, size_t len, bool shor
                 break;
             }
             i++;
-            continue;
+            goto next_run;
         }
         uint32_t r;
         size_t width = vmu_go_decode_rune(u + i, len - i, &r);
@@ -1254,10 +1309,41 @@ static inline int json_string(vmu_buf *out, const char *s, size_t len, bool shor
             n += width;
         }
         i += width;
+    next_run:;
+        size_t start = i;
+        i = i < len ? json_plain_run(u, i, len) : len;
+        copy_run(d + n, u + start, i - start);
+        n += i - start;
+        if (i == len)
+            break;
     }
     d[n++] = '"';
     out->len = n;
     return 0;
+}
+
+/* Appends s in quotes, escaped as encoding/json does. Most strings need no
+ * escape: they are copied while they are scanned, and only a string with
+ * something to escape goes on to json_string_rest. */
+static inline int json_string(vmu_buf *out, const char *s, size_t len, bool short_escapes)
+{
+    /* Room for the common case, nothing to escape. A failed buffer takes
+     * no more (vmu_buf_reserve refuses it). */
+    if (len > SIZE_MAX / 2)
+        return -1;
+    if ((out->failed || out->cap - out->len < len + 2) && vmu_buf_reserve(out, len + 2) != 0)
+        return -1;
+    const unsigned char *u = (const unsigned char *)s;
+    char *d = out->data + out->len;
+    d[0] = '"';
+    size_t plain = json_copy_plain(d + 1, u, len);
+    if (plain == len) {
+        d[len + 1] = '"';
+        out->len += len + 2;
+        return 0;
+    }
+    out->len += plain + 1;
+    return json_string_rest(out, u, len, plain, short_escapes);
 }
 
 int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)

@@ -226,8 +226,13 @@ static ptrdiff_t sorted_members(const vmu_field *fields, size_t count, bool rena
         order[i] = &m[i];
     }
     sort_members(order, count);
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++) {
+    /* Repeated keys are neighbours now, with equal prefixes; most records
+     * have none, and are left as they are. */
+    size_t i = 1;
+    while (i < count && order[i - 1]->prefix != order[i]->prefix)
+        i++;
+    size_t kept = i - (i == count ? 0 : 1);
+    for (i = kept; i < count; i++) {
         if (i + 1 < count && order[i]->prefix == order[i + 1]->prefix &&
             member_key_compare(order[i], order[i + 1]) == 0)
             continue;
@@ -434,7 +439,12 @@ static size_t host_time_text(const vmu_time *t, char *text)
         last.utc = t->utc;
         last.valid = true;
     }
-    memcpy(text, last.text, last.len);
+    /* text has room for VMU_GO_RFC3339_MAX bytes: a fixed-size copy of the
+     * usual length is one move instead of a call. */
+    if (last.len <= 24)
+        memcpy(text, last.text, 24);
+    else
+        memcpy(text, last.text, last.len);
     return last.len;
 }
 
@@ -465,9 +475,14 @@ static int json_fixed(vmu_buf *out, const vmu_log_record *record, int which)
                vmu_go_json_string(out, record->msg ? record->msg : "",
                                   record->msg ? record->msg_len : 0);
     default: {
-        char text[VMU_GO_RFC3339_MAX];
-        size_t n = host_time_text(&record->time, text);
-        return PUT_LITERAL(out, "\"time\":\"") || put_bytes(out, text, n) || put_char(out, '"');
+        if (make_room(out, VMU_GO_RFC3339_MAX + 9) != 0)
+            return -1;
+        char *d = out->data + out->len;
+        memcpy(d, "\"time\":\"", 8);
+        size_t n = host_time_text(&record->time, d + 8);
+        d[8 + n] = '"';
+        out->len += n + 9;
+        return 0;
     }
     }
 }

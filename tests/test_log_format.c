@@ -62,6 +62,9 @@ static const escape_case escape_cases[] = {
     {"overlong", "\xc0\xaf", 2, "\\ufffd\\ufffd"},
     {"surrogate", "\xed\xa0\x80", 3, "\\ufffd\\ufffd\\ufffd"},
     {"two escapes", "<>", 2, "\\u003c\\u003e"},
+    /* Neighbours of the escaped bytes (one bit away): all plain. */
+    {"plain neighbours", "=?$'#%*.[]^`|~{}!,;@", 20, "=?$'#%*.[]^`|~{}!,;@"},
+    {"last plain ASCII", "~\x7f !", 4, "~\x7f !"},
 };
 
 /* Plain filler bytes that differ by position, so a misplaced copy shows. */
