@@ -16,7 +16,7 @@
  *   strings with encoding/json's HTML-safe escaping, a newline at the end.
  *
  * The JSON formatter is the hot path of the GCS log forwarder: in the steady
- * state it allocates nothing (keys are sorted as an index array on the
+ * state it allocates nothing (keys are sorted as an array of pointers on the
  * stack; only records or objects with very many fields use the heap), and
  * numbers and strings go straight into the output buffer. */
 #include <string.h>
