@@ -21,7 +21,6 @@ const char *const gcs_type_error_string = "json: cannot unmarshal string into Go
 const char *const gcs_type_error_bool = "json: cannot unmarshal bool into Go value of type main.standard";
 const char *const gcs_type_error_array = "json: cannot unmarshal array into Go value of type main.standard";
 
-/* Keys compared as integers: a load and a compare each. */
 static inline uint32_t load32(const char *s)
 {
     uint32_t v;
@@ -29,39 +28,50 @@ static inline uint32_t load32(const char *s)
     return v;
 }
 
-static inline uint32_t word32(const char *lit)
+/* The word of a literal (folded to a constant). */
+static inline uint32_t word32(const char *lit) { return load32(lit); }
+
+/* logrus.ParseLevel's strings.ToLower and exact match, where OR-ing 0x20
+ * lower-cases a word at once: a byte ORed with 0x20 equals a lower-case
+ * letter only when it is that letter or its upper case. Anything else
+ * (U+0130, other lengths, no match) is for parse_level_general. */
+static int parse_level_ascii(const char *s, size_t len, vmu_log_level *out)
 {
-    uint32_t v;
-    memcpy(&v, lit, 4);
-    return v;
+    const uint32_t fold = 0x20202020u;
+    uint32_t w;
+    switch (len) {
+    case 4:
+        w = load32(s) | fold;
+        if (w == word32("info"))
+            return *out = VMU_LEVEL_INFO, 0;
+        if (w == word32("warn"))
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    case 5: {
+        w = load32(s) | fold;
+        char last = (char)(s[4] | 0x20);
+        if (w == word32("debu") && last == 'g')
+            return *out = VMU_LEVEL_DEBUG, 0;
+        if (w == word32("erro") && last == 'r')
+            return *out = VMU_LEVEL_ERROR, 0;
+        if (w == word32("trac") && last == 'e')
+            return *out = VMU_LEVEL_TRACE, 0;
+        if (w == word32("fata") && last == 'l')
+            return *out = VMU_LEVEL_FATAL, 0;
+        if (w == word32("pani") && last == 'c')
+            return *out = VMU_LEVEL_PANIC, 0;
+        return -1;
+    }
+    case 7:
+        if ((load32(s) | fold) == word32("warn") && (load32(s + 3) | fold) == word32("ning"))
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    default:
+        return -1;
+    }
 }
 
-/* encoding/json's simpleLetterEqualFold against a lower-case name. */
-static bool fold_ascii(const char *key, const char *lower, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if ((key[i] | 0x20) != lower[i])
-            return false;
-    return true;
-}
-
-int gcs_std_key(const char *key, size_t len)
-{
-    if (len == 4 && fold_ascii(key, "time", 4))
-        return GCS_STD_TIME;
-    if (len == 5 && fold_ascii(key, "level", 5))
-        return GCS_STD_LEVEL;
-    if (len == 3 && fold_ascii(key, "msg", 3))
-        return GCS_STD_MSG;
-    /* "msg" has an s, so encoding/json folds it with equalFoldRight, which
-     * also takes U+017F (long s, C5 BF) for it. */
-    if (len == 4 && (key[0] | 0x20) == 'm' && (unsigned char)key[1] == 0xc5 &&
-        (unsigned char)key[2] == 0xbf && (key[3] | 0x20) == 'g')
-        return GCS_STD_MSG;
-    return GCS_STD_NONE;
-}
-
-int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
+static int parse_level_general(const char *s, size_t len, vmu_log_level *out)
 {
     /* strings.ToLower, then an exact match. The only runes outside ASCII
      * that lower-case into these names are U+0130 (to 'i') and the Kelvin
@@ -81,37 +91,28 @@ int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
             return -1;
         }
     }
-    switch (n) {
-    case 4:
-        if (memcmp(lower, "info", 4) == 0)
-            return *out = VMU_LEVEL_INFO, 0;
-        if (memcmp(lower, "warn", 4) == 0)
-            return *out = VMU_LEVEL_WARN, 0;
-        return -1;
-    case 5:
-        if (memcmp(lower, "debug", 5) == 0)
-            return *out = VMU_LEVEL_DEBUG, 0;
-        if (memcmp(lower, "error", 5) == 0)
-            return *out = VMU_LEVEL_ERROR, 0;
-        if (memcmp(lower, "trace", 5) == 0)
-            return *out = VMU_LEVEL_TRACE, 0;
-        if (memcmp(lower, "fatal", 5) == 0)
-            return *out = VMU_LEVEL_FATAL, 0;
-        if (memcmp(lower, "panic", 5) == 0)
-            return *out = VMU_LEVEL_PANIC, 0;
-        return -1;
-    case 7:
-        if (memcmp(lower, "warning", 7) == 0)
-            return *out = VMU_LEVEL_WARN, 0;
-        return -1;
-    default:
-        return -1;
-    }
+    return parse_level_ascii(lower, n, out);
 }
 
-void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std, size_t std_count,
-                     const char *map_error, size_t map_error_len, gcs_entry_result *out)
+int gcs_parse_level(const char *s, size_t len, vmu_log_level *out)
 {
+    if (parse_level_ascii(s, len, out) == 0)
+        return 0;
+    return parse_level_general(s, len, out);
+}
+
+/* The member a "message"/"Message" mark names when it is a string. */
+static const vmu_field *string_member(const vmu_field *members, size_t index)
+{
+    if (index == SIZE_MAX || members[index].value.kind != VMU_VALUE_STRING)
+        return NULL;
+    return &members[index];
+}
+
+void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
+{
+    vmu_field *members = p->nodes;
+    size_t count = p->node_count;
     out->ok = false;
     out->level = VMU_LEVEL_INFO;
     out->msg = "";
@@ -119,11 +120,12 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
     out->time = gcs_time_zero();
     out->error = NULL;
     out->error_len = 0;
+    out->field_start = 0;
     out->field_count = 0;
 
     const gcs_std_member *saved = NULL;
-    for (size_t i = 0; i < std_count; i++) {
-        const gcs_std_member *s = &std[i];
+    for (size_t i = 0; i < p->std_count; i++) {
+        const gcs_std_member *s = &p->std[i];
         switch (s->outcome) {
         case GCS_OUT_SET:
             if (s->which == GCS_STD_TIME) {
@@ -153,9 +155,9 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
         out->error_len = saved->error_len;
         return;
     }
-    if (map_error) {
-        out->error = map_error;
-        out->error_len = map_error_len;
+    if (p->map_error) {
+        out->error = p->map_error;
+        out->error_len = p->map_error_len;
         return;
     }
 
@@ -163,74 +165,44 @@ void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std
     if (out->level < VMU_LEVEL_ERROR)
         out->level = VMU_LEVEL_ERROR;
 
-    /* One look at each key: the last "Source", "message" and "Message". */
-    const vmu_field *source = NULL, *lower_message = NULL, *upper_message = NULL;
-    const uint32_t sour = word32("Sour"), essa = word32("essa");
-    for (size_t i = 0; i < count; i++) {
-        const vmu_field *f = &members[i];
-        if (f->key_len == 6) {
-            if (load32(f->key) == sour && f->key[4] == 'c' && f->key[5] == 'e')
-                source = f;
-        } else if (f->key_len == 7 && load32(f->key + 1) == essa && f->key[5] == 'g' && f->key[6] == 'e') {
-            if (f->key[0] == 'm')
-                lower_message = f;
-            else if (f->key[0] == 'M')
-                upper_message = f;
+    /* ETW entries carry their text under the last "message" or, if that is
+     * no string, the last "Message": every member of that key goes. */
+    int etw_mark = -1;
+    const vmu_field *source = string_member(members, p->source_member);
+    if (source && source->value.as.str.len == 3 && memcmp(source->value.as.str.ptr, "ETW", 3) == 0) {
+        const vmu_field *text = string_member(members, p->lower_message_member);
+        etw_mark = GCS_MARK_LOWER_MESSAGE;
+        if (!text) {
+            text = string_member(members, p->upper_message_member);
+            etw_mark = GCS_MARK_UPPER_MESSAGE;
         }
-    }
-    /* ETW entries carry their text under "message" or "Message". */
-    char etw_first = 0;
-    if (source && source->value.kind == VMU_VALUE_STRING && source->value.as.str.len == 3 &&
-        memcmp(source->value.as.str.ptr, "ETW", 3) == 0) {
-        const vmu_field *text = NULL;
-        if (lower_message && lower_message->value.kind == VMU_VALUE_STRING)
-            text = lower_message;
-        else if (upper_message && upper_message->value.kind == VMU_VALUE_STRING)
-            text = upper_message;
         if (text) {
             out->msg = text->value.as.str.ptr;
             out->msg_len = text->value.as.str.len;
-            etw_first = text->key[0];
+        } else {
+            etw_mark = -1;
         }
     }
 
-    const uint32_t time = word32("time"), leve = word32("leve");
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++) {
-        vmu_field *f = &members[i];
-        switch (f->key_len) {
-        case 3:
-            if (f->key[0] == 'm' && f->key[1] == 's' && f->key[2] == 'g')
-                continue;
-            break;
-        case 4:
-            if (load32(f->key) == time)
-                continue;
-            break;
-        case 5:
-            if (load32(f->key) == leve && f->key[4] == 'l')
-                continue;
-            break;
-        case 7:
-            if (etw_first && f->key[0] == etw_first && load32(f->key + 1) == essa &&
-                f->key[5] == 'g' && f->key[6] == 'e')
-                continue;
-            break;
-        }
-        /* float64(int64(d)) == d on amd64, where out-of-range conversions
-         * give INT64_MIN: whole numbers in [-2^63, 2^63) become integers. */
-        if (f->value.kind == VMU_VALUE_FLOAT) {
-            double d = f->value.as.f;
-            if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d) {
-                f->value.kind = VMU_VALUE_INT;
-                f->value.as.i = (int64_t)d;
-            }
-        }
-        if (kept != i)
-            members[kept] = *f;
-        kept++;
+    /* The deletions, from the last: the members after each deleted one
+     * move up by the number deleted after them, so the kept ones end at
+     * the old end, and deleted members that lead (the usual standard keys)
+     * cost no move at all. */
+    size_t end = count, gone = 0;
+    for (size_t m = p->mark_count; m-- > 0;) {
+        const gcs_key_mark *k = &p->marks[m];
+        if (k->kind != GCS_MARK_STD && k->kind != etw_mark)
+            continue;
+        size_t at = k->member;
+        if (gone && end - at > 1)
+            memmove(members + at + 1 + gone, members + at + 1, (end - at - 1) * sizeof *members);
+        gone++;
+        end = at;
     }
-    out->field_count = kept;
+    if (gone && end)
+        memmove(members + gone, members, end * sizeof *members);
+    out->field_start = gone;
+    out->field_count = count - gone;
     out->ok = true;
 }
 
@@ -249,11 +221,9 @@ static int capture_value(void *user, gcs_parser *p, const uint8_t *raw, size_t r
     (void)raw_len;
     entry_storage *st = user;
     gcs_entry_result *r = &st->result;
-    if (p->top == GCS_TOP_OBJECT) {
-        gcs_entry_apply(p->nodes, p->node_count, p->std, p->std_count, p->map_error,
-                        p->map_error_len, r);
-    } else if (p->top == GCS_TOP_NULL) {
-        gcs_entry_apply(p->nodes, 0, NULL, 0, NULL, 0, r);
+    if (p->top == GCS_TOP_OBJECT || p->top == GCS_TOP_NULL) {
+        /* null decodes into an empty entry: level info, no time, no fields. */
+        gcs_entry_apply(p, r);
     } else {
         memset(r, 0, sizeof *r);
         r->error = p->scalar_error;
@@ -365,13 +335,14 @@ int vmu_gcs_decode_entry(const char *json, size_t len, vmu_gcs_entry *out, vmu_e
         return entry_failed(out, st, err);
     }
     size_t count = r->field_count;
-    if (unique_keys(st->parser.nodes, &count) != 0)
+    vmu_field *fields = st->parser.nodes + r->field_start;
+    if (unique_keys(fields, &count) != 0)
         return entry_failed(out, st, err);
     out->time = r->time;
     out->level = r->level;
     out->msg = r->msg;
     out->msg_len = r->msg_len;
-    out->fields = st->parser.nodes;
+    out->fields = fields;
     out->field_count = count;
     return 0;
 }

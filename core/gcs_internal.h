@@ -95,6 +95,16 @@ int gcs_time_unmarshal_json(const uint8_t *raw, size_t len, vmu_time *out, vmu_b
  * a "+hh:mm" offset, fields in range): 0 with *out set, or -1 when the text
  * needs the general parser (which then gives the same time or Go's error). */
 int gcs_time_fast(const uint8_t *raw, size_t len, vmu_time *out);
+/* The last date, hour and minute gcs_time_fast_cached decoded: entries of
+ * a stream mostly share them, so only the seconds and the rest are read
+ * again. */
+typedef struct gcs_time_cache {
+    uint8_t prefix[16]; /* "YYYY-MM-DDTHH:MM" */
+    int64_t minute_sec; /* its Unix time (as UTC) */
+    bool valid;
+} gcs_time_cache;
+/* gcs_time_fast with a cache (zero-initialised before the first use). */
+int gcs_time_fast_cached(gcs_time_cache *cache, const uint8_t *raw, size_t len, vmu_time *out);
 /* The zero time.Time (0001-01-01 00:00:00 UTC). */
 vmu_time gcs_time_zero(void);
 
@@ -118,12 +128,19 @@ typedef struct gcs_std_member {
     size_t error_len;
 } gcs_std_member;
 
-/* Which standard key a decoded object key names under encoding/json's
- * case-insensitive matching (GCS_STD_NONE if none). Only the lower-case
- * keys themselves leave the fields (gcs_entry_apply). */
-int gcs_std_key(const char *key, size_t len);
 /* logrus.ParseLevel (strings.ToLower, so U+0130 counts as 'i'). */
 int gcs_parse_level(const char *s, size_t len, vmu_log_level *out);
+
+/* Members of the top-level object that gcs_entry_apply may delete: the
+ * exact lower-case standard keys, and "message" or "Message" (one of them
+ * goes when the entry is an ETW one). Marked as the keys arrive, in member
+ * order. */
+enum { GCS_MARK_STD, GCS_MARK_LOWER_MESSAGE, GCS_MARK_UPPER_MESSAGE };
+
+typedef struct gcs_key_mark {
+    uint32_t member;
+    uint8_t kind; /* GCS_MARK_* */
+} gcs_key_mark;
 
 /* The result of GCSLogEntry.UnmarshalJSON on one top-level value. */
 typedef struct gcs_entry_result {
@@ -134,16 +151,23 @@ typedef struct gcs_entry_result {
     vmu_time time;
     const char *error; /* !ok: Go's error text */
     size_t error_len;
-    size_t field_count; /* fields kept (compacted to the front of the members) */
+    /* The fields kept: members[field_start, field_start + field_count),
+     * compacted towards the end of the members so that a usual entry,
+     * whose standard keys come first, moves nothing. */
+    size_t field_start;
+    size_t field_count;
 } gcs_entry_result;
 
-/* Applies the entry rules to the members of a decoded top-level object, in
- * place: the standard members' outcomes in input order, then the deletion of
- * the lower-case standard keys, the ETW message, the level clamp and whole
- * floats to integers. map_error is the first error of decoding the members
- * into a map (a number out of float64 range), or NULL. */
-void gcs_entry_apply(vmu_field *members, size_t count, const gcs_std_member *std, size_t std_count,
-                     const char *map_error, size_t map_error_len, gcs_entry_result *out);
+typedef struct gcs_parser gcs_parser;
+
+/* Applies the entry rules to the top-level value the parser holds (an
+ * object, or null: no members), in place: the standard members' outcomes
+ * in input order, then the deletion of the lower-case standard keys and of
+ * the ETW message's key, and the level clamp. (Whole floats of the top
+ * level became integers as they were parsed.) The first error of decoding
+ * the members into a map (a number out of float64 range) comes after the
+ * standard members' errors. */
+void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out);
 
 /* "json: cannot unmarshal KIND into Go value of type main.standard": the
  * error of a top-level value that is not an object. */
@@ -191,8 +215,6 @@ enum {
  * empty entry), or one of the kinds Go refuses (scalar_error says which). */
 enum { GCS_TOP_NONE, GCS_TOP_OBJECT, GCS_TOP_ARRAY, GCS_TOP_NULL, GCS_TOP_SCALAR };
 
-typedef struct gcs_parser gcs_parser;
-
 /* Called by the parser for each complete top-level value. raw/raw_len are
  * its exact bytes. Returns 0 to go on, or a GCS_STOP_* code. */
 typedef int (*gcs_value_fn)(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_len);
@@ -230,6 +252,11 @@ struct gcs_parser {
     uint64_t std_value_start; /* stream offset of a container given to "time" */
     const char *map_error;    /* first number out of float64 range */
     size_t map_error_len;
+    gcs_key_mark *marks;
+    size_t mark_count, mark_cap;
+    /* The last "Source", "message" and "Message" members, or SIZE_MAX. */
+    size_t source_member, lower_message_member, upper_message_member;
+    gcs_time_cache time_cache;
     gcs_arena arena;
 
     bool keep_value;         /* leave the finished value in place (decode_entry) */

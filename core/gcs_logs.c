@@ -211,20 +211,21 @@ static void forward_entry(vmu_gcs_decoder *d, gcs_parser *p, const gcs_entry_res
     d->entries++;
     if (!vmu_logger_enabled(d->logger, r->level))
         return;
-    size_t count = r->field_count;
-    p->node_count = count;
+    /* The kept fields end where the members did: the two added ones follow. */
+    size_t end = p->node_count;
     if (!gcs_parser_push_node(p) || !gcs_parser_push_node(p)) {
         d->broken = true;
         return;
     }
-    p->nodes[count] = uvm_id_field(d);
-    vmu_field *t = &p->nodes[count + 1];
+    p->nodes[end] = uvm_id_field(d);
+    vmu_field *t = &p->nodes[end + 1];
     t->key = "vm.time";
     t->key_len = 7;
     t->value.kind = VMU_VALUE_TIME;
     t->value.as.time = r->time;
     vmu_time now = host_now(d);
-    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len, p->nodes, count + 2);
+    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len, p->nodes + r->field_start,
+               r->field_count + 2);
 }
 
 static int on_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_len)
@@ -237,12 +238,9 @@ static int on_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_le
         return d->broken ? GCS_STOP_NOMEM : GCS_STOP_NONE;
     }
     gcs_entry_result r;
-    if (p->top == GCS_TOP_OBJECT) {
-        gcs_entry_apply(p->nodes, p->node_count, p->std, p->std_count, p->map_error,
-                        p->map_error_len, &r);
-    } else if (p->top == GCS_TOP_NULL) {
+    if (p->top == GCS_TOP_OBJECT || p->top == GCS_TOP_NULL) {
         /* null decodes into an empty entry: level info, no time, no fields. */
-        gcs_entry_apply(p->nodes, 0, NULL, 0, NULL, 0, &r);
+        gcs_entry_apply(p, &r);
     } else {
         r.ok = false;
         r.error = p->scalar_error;

@@ -278,6 +278,8 @@ static void clear_value(gcs_parser *p)
     p->pending_std = GCS_STD_NONE;
     p->map_error = NULL;
     p->map_error_len = 0;
+    p->mark_count = 0;
+    p->source_member = p->lower_message_member = p->upper_message_member = SIZE_MAX;
     p->scalar_error = NULL;
     gcs_arena_reset(&p->arena);
 }
@@ -321,9 +323,9 @@ static int stop(gcs_parser *p, int why)
 }
 
 /* A new node on the stack, for a member (key set) or an array item. */
-static vmu_field *push_node(gcs_parser *p)
+static inline vmu_field *push_node(gcs_parser *p)
 {
-    if (p->node_count == p->node_cap &&
+    if (__builtin_expect(p->node_count == p->node_cap, 0) &&
         grow((void **)&p->nodes, &p->node_cap, p->node_count + 1, sizeof *p->nodes) != 0)
         return NULL;
     vmu_field *f = &p->nodes[p->node_count++];
@@ -455,7 +457,7 @@ static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
         return 0;
     }
     if (which == GCS_STD_TIME) {
-        int t = gcs_time_fast(raw, raw_len, &s->time);
+        int t = gcs_time_fast_cached(&p->time_cache, raw, raw_len, &s->time);
         if (t == 0) {
             s->outcome = GCS_OUT_SET;
             return 0;
@@ -599,9 +601,24 @@ static int cb_number(void *ctx, const char *s, size_t len)
         p->map_error = text;
         p->map_error_len = n;
     }
-    p->nodes[slot].value.kind = VMU_VALUE_FLOAT;
-    p->nodes[slot].value.as.f = d;
-    return p->depth == 1 ? member_done(p, slot, (const uint8_t *)s, len) : 1;
+    vmu_value *v = &p->nodes[slot].value;
+    if (p->depth != 1) {
+        v->kind = VMU_VALUE_FLOAT;
+        v->as.f = d;
+        return 1;
+    }
+    /* A whole number among the entry's own fields becomes an int64, as
+     * the entry rules want: float64(int64(d)) == d on amd64, where
+     * out-of-range conversions give INT64_MIN, so whole numbers in
+     * [-2^63, 2^63). (To a standard member's rules, either is a number.) */
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d) {
+        v->kind = VMU_VALUE_INT;
+        v->as.i = (int64_t)d;
+    } else {
+        v->kind = VMU_VALUE_FLOAT;
+        v->as.f = d;
+    }
+    return member_done(p, slot, (const uint8_t *)s, len);
 }
 
 /* A string yajl passes in place, of a member of the entry itself, that can
@@ -645,6 +662,87 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
     return p->depth == 1 ? member_done(p, slot, raw, raw_len) : 1;
 }
 
+static inline uint32_t load32(const char *s)
+{
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v;
+}
+
+/* The key word of a literal (folded to a constant). */
+static inline uint32_t word32(const char *lit) { return load32(lit); }
+
+static int mark_key(gcs_parser *p, size_t member, uint8_t kind)
+{
+    if (p->mark_count == p->mark_cap &&
+        grow((void **)&p->marks, &p->mark_cap, p->mark_count + 1, sizeof *p->marks) != 0)
+        return -1;
+    p->marks[p->mark_count].member = (uint32_t)member;
+    p->marks[p->mark_count].kind = kind;
+    p->mark_count++;
+    return 0;
+}
+
+/* A key of the entry itself: which standard field it feeds under
+ * encoding/json's case-insensitive matching (simpleLetterEqualFold: a
+ * byte matches a lower-case letter when it is that letter or its upper
+ * case, so OR-ing 0x20 compares a word at once), and whether the entry
+ * rules may delete it (the exact lower-case standard keys, "message" and
+ * "Message") or look at it ("Source"). -1 on OOM. */
+static inline int note_top_key(gcs_parser *p, const char *k, size_t len)
+{
+    size_t member = p->node_count - 1;
+    uint32_t w;
+    switch (len) {
+    case 3:
+        if ((k[0] | 0x20) == 'm' && (k[1] | 0x20) == 's' && (k[2] | 0x20) == 'g') {
+            p->pending_std = GCS_STD_MSG;
+            if (k[0] == 'm' && k[1] == 's' && k[2] == 'g')
+                return mark_key(p, member, GCS_MARK_STD);
+        }
+        return 0;
+    case 4:
+        w = load32(k);
+        if ((w | 0x20202020u) == word32("time")) {
+            p->pending_std = GCS_STD_TIME;
+            if (w == word32("time"))
+                return mark_key(p, member, GCS_MARK_STD);
+        } else if ((k[0] | 0x20) == 'm' && (unsigned char)k[1] == 0xc5 &&
+                   (unsigned char)k[2] == 0xbf && (k[3] | 0x20) == 'g') {
+            /* "msg" has an s, so encoding/json folds it with
+             * equalFoldRight, which also takes U+017F (long s) for it. */
+            p->pending_std = GCS_STD_MSG;
+        }
+        return 0;
+    case 5:
+        w = load32(k);
+        if ((w | 0x20202020u) == word32("leve") && (k[4] | 0x20) == 'l') {
+            p->pending_std = GCS_STD_LEVEL;
+            if (w == word32("leve") && k[4] == 'l')
+                return mark_key(p, member, GCS_MARK_STD);
+        }
+        return 0;
+    case 6:
+        if (load32(k) == word32("Sour") && k[4] == 'c' && k[5] == 'e')
+            p->source_member = member;
+        return 0;
+    case 7:
+        if (load32(k + 1) == word32("essa") && k[5] == 'g' && k[6] == 'e') {
+            if (k[0] == 'm') {
+                p->lower_message_member = member;
+                return mark_key(p, member, GCS_MARK_LOWER_MESSAGE);
+            }
+            if (k[0] == 'M') {
+                p->upper_message_member = member;
+                return mark_key(p, member, GCS_MARK_UPPER_MESSAGE);
+            }
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     gcs_parser *p = ctx;
@@ -662,10 +760,8 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
         if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
             return stop(p, GCS_STOP_NOMEM);
     }
-    /* Only keys of 3 to 5 bytes can name a standard field ("m\u017fg" is
-     * 4 bytes). */
-    if (p->depth == 1 && f->key_len - 3 <= 2)
-        p->pending_std = (uint8_t)gcs_std_key(f->key, f->key_len);
+    if (p->depth == 1 && note_top_key(p, f->key, f->key_len) != 0)
+        return stop(p, GCS_STOP_NOMEM);
     return 1;
 }
 
@@ -784,6 +880,7 @@ int gcs_parser_init(gcs_parser *p, gcs_value_fn on_value, void *user)
     p->on_value = on_value;
     p->user = user;
     p->zero_copy = true;
+    p->source_member = p->lower_message_member = p->upper_message_member = SIZE_MAX;
     vmu_buf_init(&p->carry);
     p->yajl = new_yajl(p);
     return p->yajl ? 0 : -1;
@@ -798,11 +895,13 @@ void gcs_parser_free(gcs_parser *p)
     vmu_free(p->nodes);
     vmu_free(p->frames);
     vmu_free(p->std);
+    vmu_free(p->marks);
     gcs_arena_free(&p->arena);
     p->nodes = NULL;
     p->frames = NULL;
     p->std = NULL;
-    p->node_cap = p->frame_cap = p->std_cap = 0;
+    p->marks = NULL;
+    p->node_cap = p->frame_cap = p->std_cap = p->mark_cap = 0;
 }
 
 int gcs_parser_restart(gcs_parser *p)

@@ -158,37 +158,102 @@ static inline int two_digits(const uint8_t *p)
 /* Days before each month in a common year. */
 static const int days_before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
 
-int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
+/* Whether the 8 bytes of w are all ASCII digits: each has the high nibble
+ * 3, and still has it with 6 added (no byte carries: all are 0x3X). */
+static inline bool digits8(uint64_t w)
 {
-    /* "2006-01-02T15:04:05" with quotes: 21 bytes, then the zone and '"'. */
-    if (len < 23 || r[0] != '"' || r[5] != '-' || r[8] != '-' || r[11] != 'T' || r[14] != ':' ||
-        r[17] != ':' || r[len - 1] != '"')
+    const uint64_t high = 0xf0f0f0f0f0f0f0f0u, three = 0x3030303030303030u;
+    return (w & high) == three && ((w + 0x0606060606060606u) & high) == three;
+}
+
+/* The number the 8 ASCII digits at s spell. On a little-endian host the
+ * first digit is the low byte: pairs, then quads, then the whole are each
+ * one multiply-add in every lane. */
+static inline uint32_t parse8(const uint8_t *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, s, 8);
+    w -= 0x3030303030303030u;
+    w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffu;
+    w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffu;
+    w = (w * 10000 + (w >> 32)) & 0xffffffffu;
+    return (uint32_t)w;
+#else
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v * 10 + (uint32_t)(s[i] - '0');
+    return v;
+#endif
+}
+
+/* The Unix time of "YYYY-MM-DDTHH:MM" (r[1..16], as UTC), or -1 when that
+ * text is not for the fast path. */
+static int minute_of(const uint8_t *r, int64_t *minute_sec)
+{
+    if (r[5] != '-' || r[8] != '-' || r[11] != 'T' || r[14] != ':')
         return -1;
 #define DIGITS2(i) ((unsigned)(r[i] - '0') <= 9 && (unsigned)(r[(i) + 1] - '0') <= 9)
-    if (!(DIGITS2(1) && DIGITS2(3) && DIGITS2(6) && DIGITS2(9) && DIGITS2(12) && DIGITS2(15) &&
-          DIGITS2(18)))
+    if (!(DIGITS2(1) && DIGITS2(3) && DIGITS2(6) && DIGITS2(9) && DIGITS2(12) && DIGITS2(15)))
         return -1;
 #undef DIGITS2
 #define D2(i) ((r[i] - '0') * 10 + (r[(i) + 1] - '0'))
-    int year = D2(1) * 100 + D2(3), month = D2(6), day = D2(9), hour = D2(12), min = D2(15),
-        sec = D2(18);
+    int year = D2(1) * 100 + D2(3), month = D2(6), day = D2(9), hour = D2(12), min = D2(15);
 #undef D2
     /* Year 0 is left to the general parser (the day count below divides
      * positive numbers only). */
-    if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 ||
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 ||
         day > days_in(month, year))
+        return -1;
+    /* Days since 1970 from the year's start, as days_from_civil does. */
+    int64_t y = year - 1;
+    int64_t days = y * 365 + y / 4 - y / 100 + y / 400 - 719162 + days_before[month - 1] + day - 1;
+    if (month > 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+        days++;
+    *minute_sec = days * 86400 + hour * 3600 + min * 60;
+    return 0;
+}
+
+int gcs_time_fast_cached(gcs_time_cache *cache, const uint8_t *r, size_t len, vmu_time *out)
+{
+    /* "2006-01-02T15:04:05" with quotes: 21 bytes, then the zone and '"'. */
+    if (len < 23 || r[0] != '"' || r[17] != ':' || r[len - 1] != '"')
+        return -1;
+    int64_t minute_sec;
+    if (cache->valid && memcmp(r + 1, cache->prefix, sizeof cache->prefix) == 0) {
+        minute_sec = cache->minute_sec;
+    } else {
+        if (minute_of(r, &minute_sec) != 0)
+            return -1;
+        memcpy(cache->prefix, r + 1, sizeof cache->prefix);
+        cache->minute_sec = minute_sec;
+        cache->valid = true;
+    }
+    if ((unsigned)(r[18] - '0') > 9 || (unsigned)(r[19] - '0') > 9)
+        return -1;
+    int sec = (r[18] - '0') * 10 + (r[19] - '0');
+    if (sec > 59)
         return -1;
     size_t i = 20;
     int nsec = 0;
     if (r[i] == '.' || r[i] == ',') {
         size_t start = ++i;
-        while (r[i] >= '0' && r[i] <= '9' && i - start < 9)
-            nsec = nsec * 10 + (r[i++] - '0');
-        size_t digits = i - start;
-        if (digits == 0 || (r[i] >= '0' && r[i] <= '9'))
-            return -1;
-        static const int scale[] = {1, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
-        nsec *= scale[digits];
+        /* The closing quote ends any run of digits before len. */
+        uint64_t w;
+        if (i + 10 <= len && (memcpy(&w, r + i, 8), digits8(w)) && (unsigned)(r[i + 8] - '0') <= 9 &&
+            (unsigned)(r[i + 9] - '0') > 9) {
+            /* Nine digits, as Go's RFC3339Nano writes most times. */
+            nsec = (int)(parse8(r + i) * 10u + (unsigned)(r[i + 8] - '0'));
+            i += 9;
+        } else {
+            while (r[i] >= '0' && r[i] <= '9' && i - start < 9)
+                nsec = nsec * 10 + (r[i++] - '0');
+            size_t digits = i - start;
+            if (digits == 0 || (r[i] >= '0' && r[i] <= '9'))
+                return -1;
+            static const int scale[] = {1, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+            nsec *= scale[digits];
+        }
     }
     int offset = 0;
     bool utc = false;
@@ -204,16 +269,17 @@ int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
     } else {
         return -1;
     }
-    /* Days since 1970 from the year's start, as days_from_civil does. */
-    int64_t y = year - 1;
-    int64_t days = y * 365 + y / 4 - y / 100 + y / 400 - 719162 + days_before[month - 1] + day - 1;
-    if (month > 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
-        days++;
-    out->unix_sec = days * 86400 + hour * 3600 + min * 60 + sec - offset;
+    out->unix_sec = minute_sec + sec - offset;
     out->nsec = nsec;
     out->utc_offset = offset;
     out->utc = utc;
     return 0;
+}
+
+int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
+{
+    gcs_time_cache fresh = {.valid = false};
+    return gcs_time_fast_cached(&fresh, r, len, out);
 }
 
 #define FAIL(elem) return parse_error(raw, len, (elem), v, NULL, err)
