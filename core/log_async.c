@@ -151,23 +151,50 @@ static void *take_aligned(cursor *c, size_t size)
     return (void *)p;
 }
 
-static const char *copy_bytes(cursor *c, const char *s, size_t len)
+/* Most strings of a record are a few bytes: fixed-size moves (overlapping
+ * where the length is not a power of two) instead of a memcpy call. */
+static inline void move_small(char *d, const char *s, size_t len)
+{
+    if (len >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + len - 8, s + len - 8, 8);
+    } else if (len >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + len - 4, s + len - 4, 4);
+    } else {
+        d[0] = s[0];
+        d[len / 2] = s[len / 2];
+        d[len - 1] = s[len - 1];
+    }
+}
+
+static inline const char *copy_bytes(cursor *c, const char *s, size_t len)
 {
     if (!s)
         return NULL;
     if (len == 0)
         return "";
-    if (c->full || len > (size_t)(c->end - c->at)) {
+    if (len > (size_t)(c->end - c->at)) {
         c->full = true;
         return NULL;
     }
     char *d = (char *)c->at;
-    memcpy(d, s, len);
+    if (len <= 16)
+        move_small(d, s, len);
+    else
+        memcpy(d, s, len);
     c->at += len;
     return d;
 }
 
 static void copy_value(cursor *c, vmu_value *dst, const vmu_value *src, int depth);
+
+static inline void copy_string(cursor *c, vmu_value *dst, const vmu_value *src)
+{
+    dst->kind = VMU_VALUE_STRING;
+    dst->as.str.ptr = copy_bytes(c, src->as.str.ptr, src->as.str.len);
+    dst->as.str.len = dst->as.str.ptr ? src->as.str.len : 0;
+}
 
 static const vmu_field *copy_fields(cursor *c, const vmu_field *src, size_t count, int depth)
 {
@@ -179,9 +206,17 @@ static const vmu_field *copy_fields(cursor *c, const vmu_field *src, size_t coun
     }
     vmu_field *dst = take_aligned(c, count * sizeof *dst);
     for (size_t i = 0; dst && i < count && !c->full; i++) {
-        dst[i].key = copy_bytes(c, src[i].key, src[i].key_len);
-        dst[i].key_len = src[i].key ? src[i].key_len : 0;
-        copy_value(c, &dst[i].value, &src[i].value, depth);
+        const vmu_field *f = &src[i];
+        vmu_field *o = &dst[i];
+        o->key = copy_bytes(c, f->key, f->key_len);
+        o->key_len = f->key ? f->key_len : 0;
+        /* Flat values inline: a record's fields are nearly all flat. */
+        if (f->value.kind == VMU_VALUE_STRING)
+            copy_string(c, &o->value, &f->value);
+        else if (f->value.kind == VMU_VALUE_ARRAY || f->value.kind == VMU_VALUE_OBJECT)
+            copy_value(c, &o->value, &f->value, depth);
+        else
+            o->value = f->value;
     }
     return dst;
 }
@@ -191,9 +226,7 @@ static void copy_value(cursor *c, vmu_value *dst, const vmu_value *src, int dept
     *dst = *src;
     switch (src->kind) {
     case VMU_VALUE_STRING:
-        dst->as.str.ptr = copy_bytes(c, src->as.str.ptr, src->as.str.len);
-        if (!dst->as.str.ptr)
-            dst->as.str.len = 0;
+        copy_string(c, dst, src);
         break;
     case VMU_VALUE_ARRAY: {
         size_t count = src->as.array.items ? src->as.array.count : 0;

@@ -201,6 +201,28 @@ static void test_many_records_in_order(void **state)
     free(records);
 }
 
+/* Keys and values of every short length: the copy moves short strings in
+ * fixed-size pieces. */
+static void test_every_short_length(void **state)
+{
+    (void)state;
+    char text[41];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('A' + i);
+    vmu_field fields[41];
+    vmu_log_record records[41];
+    for (size_t len = 0; len <= 40; len++) {
+        fields[len].key = text + 40 - len;
+        fields[len].key_len = len;
+        fields[len].value.kind = VMU_VALUE_STRING;
+        fields[len].value.as.str.ptr = text;
+        fields[len].value.as.str.len = len;
+        records[len] = record_of(VMU_LEVEL_INFO, "lengths", fields, len + 1);
+    }
+    assert_int_equal(through_async(VMU_LOG_JSON, records, 41), 0);
+    assert_int_equal(through_async(VMU_LOG_TEXT, records, 41), 0);
+}
+
 /* Records bigger than a block, between small ones: each gets a block of
  * its size, and the small ones after them still fit (the block shrinks). */
 static void test_records_bigger_than_a_block(void **state)
@@ -471,6 +493,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_of_value),
         cmocka_unit_test(test_many_records_in_order),
+        cmocka_unit_test(test_every_short_length),
         cmocka_unit_test(test_records_bigger_than_a_block),
         cmocka_unit_test(test_the_record_is_copied),
         cmocka_unit_test(test_flush_writes_without_close),
