@@ -123,36 +123,10 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
     out->field_start = 0;
     out->field_count = 0;
 
-    const gcs_std_member *saved = NULL;
-    for (size_t i = 0; i < p->std_count; i++) {
-        const gcs_std_member *s = &p->std[i];
-        switch (s->outcome) {
-        case GCS_OUT_SET:
-            if (s->which == GCS_STD_TIME) {
-                out->time = s->time;
-            } else if (s->which == GCS_STD_LEVEL) {
-                out->level = s->level;
-            } else {
-                const vmu_value *v = &members[s->member].value;
-                out->msg = v->as.str.ptr;
-                out->msg_len = v->as.str.len;
-            }
-            break;
-        case GCS_OUT_FAIL_NOW:
-            out->error = s->error;
-            out->error_len = s->error_len;
-            return;
-        case GCS_OUT_FAIL_SAVED:
-            if (!saved)
-                saved = s;
-            break;
-        default:
-            break;
-        }
-    }
-    if (saved) {
-        out->error = saved->error;
-        out->error_len = saved->error_len;
+    const gcs_std_state *std = &p->std;
+    if (std->failed) {
+        out->error = std->error;
+        out->error_len = std->error_len;
         return;
     }
     if (p->map_error) {
@@ -161,6 +135,15 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
         return;
     }
 
+    if (std->set & (1u << GCS_STD_TIME))
+        out->time = std->time;
+    if (std->set & (1u << GCS_STD_LEVEL))
+        out->level = std->level;
+    if (std->set & (1u << GCS_STD_MSG)) {
+        const vmu_value *v = &members[std->msg_member].value;
+        out->msg = v->as.str.ptr;
+        out->msg_len = v->as.str.len;
+    }
     /* The guest may not raise fatal or panic on the host. */
     if (out->level < VMU_LEVEL_ERROR)
         out->level = VMU_LEVEL_ERROR;

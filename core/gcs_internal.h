@@ -118,15 +118,18 @@ enum { GCS_STD_NONE = 0, GCS_STD_TIME, GCS_STD_LEVEL, GCS_STD_MSG };
  * stops the Unmarshal) or later (a type error Unmarshal saves). */
 enum { GCS_OUT_SET, GCS_OUT_IGNORED, GCS_OUT_FAIL_NOW, GCS_OUT_FAIL_SAVED };
 
-typedef struct gcs_std_member {
-    uint32_t member;  /* index of the member in the top-level object */
-    uint8_t which;    /* GCS_STD_* */
-    uint8_t outcome;  /* GCS_OUT_* */
+/* The first json.Unmarshal (into the standard struct) so far, updated as
+ * each standard member's value arrives, in input order. */
+typedef struct gcs_std_state {
+    uint8_t set;        /* bits 1 << GCS_STD_* of the fields set */
+    uint8_t failed;     /* 0, GCS_OUT_FAIL_NOW (the rest is not decoded) or
+                           GCS_OUT_FAIL_SAVED (the first saved error) */
     vmu_log_level level;
     vmu_time time;
-    const char *error; /* FAIL_*: Go's error text (arena) */
+    size_t msg_member;  /* the member whose string msg holds */
+    const char *error;  /* failed: Go's error text (arena) */
     size_t error_len;
-} gcs_std_member;
+} gcs_std_state;
 
 /* logrus.ParseLevel (strings.ToLower, so U+0130 counts as 'i'). */
 int gcs_parse_level(const char *s, size_t len, vmu_log_level *out);
@@ -161,8 +164,8 @@ typedef struct gcs_entry_result {
 typedef struct gcs_parser gcs_parser;
 
 /* Applies the entry rules to the top-level value the parser holds (an
- * object, or null: no members), in place: the standard members' outcomes
- * in input order, then the deletion of the lower-case standard keys and of
+ * object, or null: no members), in place: the standard struct's decode
+ * (its error first), then the deletion of the lower-case standard keys and of
  * the ETW message's key, and the level clamp. (Whole floats of the top
  * level became integers as they were parsed.) The first error of decoding
  * the members into a map (a number out of float64 range) comes after the
@@ -229,7 +232,10 @@ struct gcs_parser {
     const uint8_t *feed;
     size_t feed_len;
     uint64_t feed_off;
-    size_t next_high; /* the first byte >= 0x80 at or after the last string looked at */
+    /* Where strings of the entry itself may be used in place: the feed,
+     * or nothing when !zero_copy (addresses as integers). */
+    uintptr_t place_lo, place_hi;
+    uintptr_t high_at; /* the first byte >= 0x80 at or after the last string looked at */
 
     /* End of the last complete top-level value (stream offset). */
     uint64_t scan_pos;
@@ -246,8 +252,7 @@ struct gcs_parser {
     size_t node_count, node_cap;
     gcs_frame *frames;
     size_t frame_cap;
-    gcs_std_member *std;
-    size_t std_count, std_cap;
+    gcs_std_state std;
     uint8_t pending_std;      /* standard key of the member whose value is awaited */
     uint64_t std_value_start; /* stream offset of a container given to "time" */
     const char *map_error;    /* first number out of float64 range */

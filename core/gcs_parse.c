@@ -112,69 +112,46 @@ static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* strconv.ParseFloat(s, 64) of a JSON number: correctly rounded. Numbers
- * of up to 15 significant digits with a small exponent are exact in one
- * IEEE operation (Clinger's fast path); the rest go to strtod in the C
- * locale. *overflow is set when Go would report ErrRange (infinite). */
-static double parse_number(const char *s, size_t len, bool *overflow)
+/* strconv.ParseFloat(s, 64) of a JSON number (yajl has checked its
+ * syntax), when one IEEE operation gives it exactly rounded (Clinger's
+ * fast path): a mantissa of at most 2^53 and a power of ten of at most 22.
+ * false when the text needs parse_number_exact. */
+static inline bool parse_number_fast(const char *s, size_t len, double *out)
+{
+    size_t i = 0;
+    bool neg = s[0] == '-';
+    i += neg;
+    uint64_t mant = 0;
+    size_t start = i;
+    for (; i < len && (unsigned)(s[i] - '0') <= 9; i++)
+        mant = mant * 10 + (uint64_t)(s[i] - '0');
+    size_t digits = i - start;
+    int exp10 = 0;
+    if (i < len && s[i] == '.') {
+        size_t frac = ++i;
+        for (; i < len && (unsigned)(s[i] - '0') <= 9; i++)
+            mant = mant * 10 + (uint64_t)(s[i] - '0');
+        exp10 = -(int)(i - frac);
+        digits += i - frac;
+    }
+    /* 19 digits cannot wrap the mantissa; an exponent goes the long way. */
+    if (i != len || digits > 19 || mant > (uint64_t)1 << 53 || exp10 < -22)
+        return false;
+    double d = (double)mant;
+    if (mant == 0)
+        d = 0.0;
+    else if (exp10 < 0)
+        d /= exact_pow10[-exp10];
+    *out = neg ? -d : d;
+    return true;
+}
+
+/* strconv.ParseFloat(s, 64) of any JSON number: strtod in the C locale,
+ * correctly rounded. *overflow is set when Go would report ErrRange
+ * (infinite). */
+static __attribute__((noinline)) double parse_number_exact(const char *s, size_t len, bool *overflow)
 {
     *overflow = false;
-    size_t i = 0;
-    bool neg = false;
-    if (i < len && s[i] == '-') {
-        neg = true;
-        i++;
-    }
-    uint64_t mant = 0;
-    int digits = 0;
-    int exp10 = 0;
-    bool fast = true;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (mant == 0 && s[i] == '0')
-            continue; /* leading zeros */
-        if (++digits > 15) {
-            fast = false;
-            break;
-        }
-        mant = mant * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (fast && i < len && s[i] == '.') {
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (mant == 0 && s[i] == '0') {
-                exp10--;
-                continue;
-            }
-            if (++digits > 15) {
-                fast = false;
-                break;
-            }
-            mant = mant * 10 + (uint64_t)(s[i] - '0');
-            exp10--;
-        }
-    }
-    if (fast && i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        bool eneg = false;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            eneg = s[i++] == '-';
-        int e = 0;
-        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (e > 100000)
-                fast = false;
-            else
-                e = e * 10 + (s[i] - '0');
-        }
-        exp10 += eneg ? -e : e;
-    }
-    if (fast && i == len) {
-        double d = (double)mant;
-        if (mant == 0)
-            return neg ? -0.0 : 0.0;
-        if (exp10 >= 0 && exp10 <= 22)
-            return neg ? -(d * exact_pow10[exp10]) : d * exact_pow10[exp10];
-        if (exp10 < 0 && exp10 >= -22)
-            return neg ? -(d / exact_pow10[-exp10]) : d / exact_pow10[-exp10];
-    }
     pthread_once(&c_locale_once, c_locale_init);
     char stack[64];
     char *text = len < sizeof stack ? stack : vmu_malloc(len + 1);
@@ -274,7 +251,8 @@ static void clear_value(gcs_parser *p)
     p->reloc_mark = 0;
     p->top = GCS_TOP_NONE;
     p->node_count = 0;
-    p->std_count = 0;
+    p->std.set = 0;
+    p->std.failed = 0;
     p->pending_std = GCS_STD_NONE;
     p->map_error = NULL;
     p->map_error_len = 0;
@@ -339,7 +317,7 @@ vmu_field *gcs_parser_push_node(gcs_parser *p) { return push_node(p); }
 
 /* The node that receives a value in the innermost open container: the
  * member whose key came last, or a new array item. SIZE_MAX on OOM. */
-static size_t value_slot(gcs_parser *p)
+static inline size_t value_slot(gcs_parser *p)
 {
     if (p->frames[p->depth - 1].is_object)
         return p->node_count - 1;
@@ -370,12 +348,13 @@ static size_t open_quote(const uint8_t *raw, size_t len)
  * with one comparison; the scans for it cover the feed once. */
 static bool feed_string_valid(gcs_parser *p, const unsigned char *s, size_t len)
 {
-    size_t a = (size_t)(s - p->feed), b = a + len;
-    if (b <= p->next_high)
+    uintptr_t a = (uintptr_t)s, b = a + len;
+    if (b <= p->high_at)
         return true;
-    if (a > p->next_high) {
-        p->next_high = a + gcs_ascii_prefix(s, p->feed_len - a);
-        if (b <= p->next_high)
+    if (a > p->high_at) {
+        size_t rest = p->feed_len - (size_t)(s - p->feed);
+        p->high_at = a + gcs_ascii_prefix(s, rest);
+        if (b <= p->high_at)
             return true;
     }
     return gcs_utf8_valid(s, len);
@@ -425,84 +404,77 @@ static int take_string(gcs_parser *p, const unsigned char *s, size_t len, const 
     return 0;
 }
 
-static int set_error_text(gcs_parser *p, gcs_std_member *s, vmu_buf *text)
+/* A standard member failed: the first decode ends here (FAIL_NOW), or
+ * goes on with the first such error saved (FAIL_SAVED). */
+static int std_fail(gcs_parser *p, uint8_t how, vmu_buf *text)
 {
+    gcs_std_state *st = &p->std;
     if (text->failed)
         return -1;
-    s->error = arena_copy(&p->arena, text->data ? text->data : "", text->len);
-    s->error_len = text->len;
-    return s->error ? 0 : -1;
+    if (how == GCS_OUT_FAIL_SAVED && st->failed)
+        return 0;
+    st->error = arena_copy(&p->arena, text->data ? text->data : "", text->len);
+    st->error_len = text->len;
+    st->failed = how;
+    return st->error ? 0 : -1;
 }
 
-/* How the value of a standard member decodes into the standard struct. */
+/* How the value of a standard member decodes into the standard struct:
+ * the usual texts at once, Go's exact parsers and error texts else. */
 static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t raw_len)
 {
     uint8_t which = p->pending_std;
     p->pending_std = GCS_STD_NONE;
-    if (p->std_count == p->std_cap &&
-        grow((void **)&p->std, &p->std_cap, p->std_count + 1, sizeof *p->std) != 0)
-        return -1;
-    gcs_std_member *s = &p->std[p->std_count++];
+    gcs_std_state *st = &p->std;
     const vmu_value *v = &p->nodes[slot].value;
-    s->member = (uint32_t)slot;
-    s->which = which;
-    s->error = NULL;
-    s->error_len = 0;
-    if (v->kind == VMU_VALUE_NULL) {
-        s->outcome = GCS_OUT_IGNORED;
+    /* After an error that stops it, the decode sees no more members; null
+     * leaves a field alone. */
+    if (st->failed == GCS_OUT_FAIL_NOW || v->kind == VMU_VALUE_NULL)
         return 0;
-    }
     if (which == GCS_STD_MSG && v->kind == VMU_VALUE_STRING) {
-        s->outcome = GCS_OUT_SET;
+        st->msg_member = slot;
+        st->set |= 1u << GCS_STD_MSG;
         return 0;
     }
-    if (which == GCS_STD_TIME) {
-        int t = gcs_time_fast_cached(&p->time_cache, raw, raw_len, &s->time);
-        if (t == 0) {
-            s->outcome = GCS_OUT_SET;
-            return 0;
-        }
+    if (which == GCS_STD_TIME && gcs_time_fast_cached(&p->time_cache, raw, raw_len, &st->time) == 0) {
+        st->set |= 1u << GCS_STD_TIME;
+        return 0;
     }
     if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
-        gcs_parse_level(v->as.str.ptr, v->as.str.len, &s->level) == 0) {
-        s->outcome = GCS_OUT_SET;
+        gcs_parse_level(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
+        st->set |= 1u << GCS_STD_LEVEL;
         return 0;
     }
-    /* The slow paths: exact parsing and Go's error texts. */
     vmu_buf text;
     vmu_buf_init(&text);
     int rc = 0;
     if (which == GCS_STD_TIME) {
         /* time.Time decodes itself from the raw text, whatever its type. */
-        int t = gcs_time_unmarshal_json(raw, raw_len, &s->time, &text);
+        int t = gcs_time_unmarshal_json(raw, raw_len, &st->time, &text);
         if (t == -2)
             rc = -1;
         else if (t == 0)
-            s->outcome = GCS_OUT_SET;
-        else {
-            s->outcome = GCS_OUT_FAIL_NOW;
-            rc = set_error_text(p, s, &text);
-        }
+            st->set |= 1u << GCS_STD_TIME;
+        else
+            rc = std_fail(p, GCS_OUT_FAIL_NOW, &text);
     } else if (v->kind == VMU_VALUE_STRING) {
         /* A level that is not a logrus name. */
-        s->outcome = GCS_OUT_FAIL_NOW;
         if (vmu_buf_puts(&text, "not a valid logrus Level: ") != 0 ||
             vmu_format_go_quote(v->as.str.ptr, v->as.str.len, &text) != 0)
             rc = -1;
         else
-            rc = set_error_text(p, s, &text);
-    } else {
+            rc = std_fail(p, GCS_OUT_FAIL_NOW, &text);
+    } else if (!st->failed) {
         const char *kind = v->kind == VMU_VALUE_BOOL     ? "bool"
                            : v->kind == VMU_VALUE_OBJECT ? "object"
                            : v->kind == VMU_VALUE_ARRAY  ? "array"
                                                          : "number";
-        s->outcome = GCS_OUT_FAIL_SAVED;
         if (vmu_buf_printf(&text, "json: cannot unmarshal %s into Go struct field standard.%s of type %s",
                            kind, which == GCS_STD_LEVEL ? "level" : "msg",
                            which == GCS_STD_LEVEL ? "logrus.Level" : "string") != 0)
             rc = -1;
         else
-            rc = set_error_text(p, s, &text);
+            rc = std_fail(p, GCS_OUT_FAIL_SAVED, &text);
     }
     vmu_buf_free(&text);
     return rc;
@@ -585,8 +557,10 @@ static int cb_number(void *ctx, const char *s, size_t len)
     size_t slot = value_slot(p);
     if (slot == SIZE_MAX)
         return stop(p, GCS_STOP_NOMEM);
-    bool overflow;
-    double d = parse_number(s, len, &overflow);
+    bool overflow = false;
+    double d;
+    if (!parse_number_fast(s, len, &d))
+        d = parse_number_exact(s, len, &overflow);
     if (overflow && !p->map_error) {
         /* The map decode of the entry saves this error and goes on. */
         static const char head[] = "json: cannot unmarshal number ";
@@ -625,15 +599,38 @@ static int cb_number(void *ctx, const char *s, size_t len)
  * stay where it is: the common case, kept short. */
 static inline bool in_place(gcs_parser *p, const unsigned char *s, size_t len)
 {
-    return p->depth == 1 && p->zero_copy && s >= p->feed &&
-           (size_t)(s - p->feed) + len <= p->feed_len &&
-           ((size_t)(s - p->feed) + len <= p->next_high || feed_string_valid(p, s, len));
+    uintptr_t a = (uintptr_t)s, b = a + len;
+    return a >= p->place_lo && b <= p->place_hi && (b <= p->high_at || feed_string_valid(p, s, len));
 }
+
+/* in_place without the UTF-8 look: a string before the next non-ASCII
+ * byte of the feed. The callbacks' short path, which needs no call. */
+static inline bool in_place_ascii(const gcs_parser *p, const unsigned char *s, size_t len)
+{
+    uintptr_t a = (uintptr_t)s, b = a + len;
+    return a >= p->place_lo && b <= p->place_hi && b <= p->high_at;
+}
+
+static __attribute__((noinline)) int string_slow(gcs_parser *p, const unsigned char *s, size_t len);
 
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
     gcs_parser *p = ctx;
-    if (p->top == GCS_TOP_OBJECT && in_place(p, s, len)) {
+    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place_ascii(p, s, len)) {
+        /* At depth 1 the value belongs to the member whose key came last. */
+        size_t slot = p->node_count - 1;
+        vmu_value *v = &p->nodes[slot].value;
+        v->kind = VMU_VALUE_STRING;
+        v->as.str.ptr = (const char *)s;
+        v->as.str.len = len;
+        return p->pending_std == GCS_STD_NONE ? 1 : member_done(p, slot, s - 1, len + 2);
+    }
+    return string_slow(p, s, len);
+}
+
+static int string_slow(gcs_parser *p, const unsigned char *s, size_t len)
+{
+    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place(p, s, len)) {
         /* At depth 1 the value belongs to the member whose key came last. */
         size_t slot = p->node_count - 1;
         vmu_value *v = &p->nodes[slot].value;
@@ -672,15 +669,25 @@ static inline uint32_t load32(const char *s)
 /* The key word of a literal (folded to a constant). */
 static inline uint32_t word32(const char *lit) { return load32(lit); }
 
-static int mark_key(gcs_parser *p, size_t member, uint8_t kind)
+/* Callback results from here on: 1 to go on, 0 (stopped: out of memory). */
+static __attribute__((noinline)) int mark_key_grown(gcs_parser *p, size_t member, uint8_t kind)
 {
-    if (p->mark_count == p->mark_cap &&
-        grow((void **)&p->marks, &p->mark_cap, p->mark_count + 1, sizeof *p->marks) != 0)
-        return -1;
+    if (grow((void **)&p->marks, &p->mark_cap, p->mark_count + 1, sizeof *p->marks) != 0)
+        return stop(p, GCS_STOP_NOMEM);
     p->marks[p->mark_count].member = (uint32_t)member;
     p->marks[p->mark_count].kind = kind;
     p->mark_count++;
-    return 0;
+    return 1;
+}
+
+static inline int mark_key(gcs_parser *p, size_t member, uint8_t kind)
+{
+    if (p->mark_count == p->mark_cap)
+        return mark_key_grown(p, member, kind);
+    p->marks[p->mark_count].member = (uint32_t)member;
+    p->marks[p->mark_count].kind = kind;
+    p->mark_count++;
+    return 1;
 }
 
 /* A key of the entry itself: which standard field it feeds under
@@ -688,81 +695,104 @@ static int mark_key(gcs_parser *p, size_t member, uint8_t kind)
  * byte matches a lower-case letter when it is that letter or its upper
  * case, so OR-ing 0x20 compares a word at once), and whether the entry
  * rules may delete it (the exact lower-case standard keys, "message" and
- * "Message") or look at it ("Source"). -1 on OOM. */
-static inline int note_top_key(gcs_parser *p, const char *k, size_t len)
+ * "Message") or look at it ("Source"). A callback result. */
+static inline __attribute__((always_inline)) int note_top_key(gcs_parser *p, const char *k, size_t len)
 {
     size_t member = p->node_count - 1;
+    int mark = -1;
     uint32_t w;
     switch (len) {
     case 3:
         if ((k[0] | 0x20) == 'm' && (k[1] | 0x20) == 's' && (k[2] | 0x20) == 'g') {
             p->pending_std = GCS_STD_MSG;
             if (k[0] == 'm' && k[1] == 's' && k[2] == 'g')
-                return mark_key(p, member, GCS_MARK_STD);
+                mark = GCS_MARK_STD;
         }
-        return 0;
+        break;
     case 4:
         w = load32(k);
         if ((w | 0x20202020u) == word32("time")) {
             p->pending_std = GCS_STD_TIME;
             if (w == word32("time"))
-                return mark_key(p, member, GCS_MARK_STD);
+                mark = GCS_MARK_STD;
         } else if ((k[0] | 0x20) == 'm' && (unsigned char)k[1] == 0xc5 &&
                    (unsigned char)k[2] == 0xbf && (k[3] | 0x20) == 'g') {
             /* "msg" has an s, so encoding/json folds it with
              * equalFoldRight, which also takes U+017F (long s) for it. */
             p->pending_std = GCS_STD_MSG;
         }
-        return 0;
+        break;
     case 5:
         w = load32(k);
         if ((w | 0x20202020u) == word32("leve") && (k[4] | 0x20) == 'l') {
             p->pending_std = GCS_STD_LEVEL;
             if (w == word32("leve") && k[4] == 'l')
-                return mark_key(p, member, GCS_MARK_STD);
+                mark = GCS_MARK_STD;
         }
-        return 0;
+        break;
     case 6:
         if (load32(k) == word32("Sour") && k[4] == 'c' && k[5] == 'e')
             p->source_member = member;
-        return 0;
+        break;
     case 7:
         if (load32(k + 1) == word32("essa") && k[5] == 'g' && k[6] == 'e') {
             if (k[0] == 'm') {
                 p->lower_message_member = member;
-                return mark_key(p, member, GCS_MARK_LOWER_MESSAGE);
-            }
-            if (k[0] == 'M') {
+                mark = GCS_MARK_LOWER_MESSAGE;
+            } else if (k[0] == 'M') {
                 p->upper_message_member = member;
-                return mark_key(p, member, GCS_MARK_UPPER_MESSAGE);
+                mark = GCS_MARK_UPPER_MESSAGE;
             }
         }
-        return 0;
+        break;
     default:
-        return 0;
+        break;
     }
+    return mark < 0 ? 1 : mark_key(p, member, (uint8_t)mark);
+}
+
+static __attribute__((noinline)) int map_key_slow(gcs_parser *p, const unsigned char *s, size_t len)
+{
+    vmu_field *f;
+    if (p->depth == 1 && in_place(p, s, len)) {
+        if (!(f = push_node(p)))
+            return stop(p, GCS_STOP_NOMEM);
+        f->key = (const char *)s;
+        f->key_len = len;
+    } else {
+        if (p->top == GCS_TOP_ARRAY)
+            return 1;
+        if (!(f = push_node(p)))
+            return stop(p, GCS_STOP_NOMEM);
+        const uint8_t *raw;
+        size_t raw_len;
+        if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
+            return stop(p, GCS_STOP_NOMEM);
+        if (p->depth != 1)
+            return 1;
+    }
+    if (f->key_len - 3 > 4)
+        return 1;
+    return note_top_key(p, f->key, f->key_len);
 }
 
 static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     gcs_parser *p = ctx;
-    if (p->top == GCS_TOP_ARRAY)
-        return 1;
-    vmu_field *f = push_node(p);
-    if (!f)
-        return stop(p, GCS_STOP_NOMEM);
-    if (in_place(p, s, len)) {
+    /* A key at depth 1 is one of the entry itself (a top-level array holds
+     * its objects deeper). The usual one stays in place on the node stack
+     * as it is. */
+    if (p->depth == 1 && in_place_ascii(p, s, len) && p->node_count < p->node_cap) {
+        vmu_field *f = &p->nodes[p->node_count++];
         f->key = (const char *)s;
         f->key_len = len;
-    } else {
-        const uint8_t *raw;
-        size_t raw_len;
-        if (take_string(p, s, len, &f->key, &f->key_len, &raw, &raw_len) != 0)
-            return stop(p, GCS_STOP_NOMEM);
+        f->value.kind = VMU_VALUE_NULL;
+        /* Only keys of 3 to 7 bytes matter to the entry rules. */
+        if (len - 3 > 4)
+            return 1;
+        return note_top_key(p, f->key, len);
     }
-    if (p->depth == 1 && note_top_key(p, f->key, f->key_len) != 0)
-        return stop(p, GCS_STOP_NOMEM);
-    return 1;
+    return map_key_slow(p, s, len);
 }
 
 static int open_container(gcs_parser *p, bool is_object)
@@ -894,14 +924,12 @@ void gcs_parser_free(gcs_parser *p)
     vmu_buf_free(&p->carry);
     vmu_free(p->nodes);
     vmu_free(p->frames);
-    vmu_free(p->std);
     vmu_free(p->marks);
     gcs_arena_free(&p->arena);
     p->nodes = NULL;
     p->frames = NULL;
-    p->std = NULL;
     p->marks = NULL;
-    p->node_cap = p->frame_cap = p->std_cap = p->mark_cap = 0;
+    p->node_cap = p->frame_cap = p->mark_cap = 0;
 }
 
 int gcs_parser_restart(gcs_parser *p)
@@ -922,7 +950,9 @@ yajl_status gcs_parser_feed(gcs_parser *p, const uint8_t *data, size_t len, uint
     p->feed = data;
     p->feed_len = len;
     p->feed_off = off;
-    p->next_high = 0;
+    p->high_at = (uintptr_t)data;
+    p->place_lo = p->zero_copy ? (uintptr_t)data : 1;
+    p->place_hi = p->zero_copy ? (uintptr_t)data + len : 0;
     p->carry_synced = 0;
     p->stop = GCS_STOP_NONE;
     return yajl_parse(p->yajl, data, len);
