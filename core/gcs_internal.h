@@ -291,9 +291,9 @@ uint64_t gcs_parser_value_start(gcs_parser *p, size_t upto);
 const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto);
 /* Keeps the unfinished value's bytes of the current feed for the next one. */
 int gcs_parser_carry_tail(gcs_parser *p);
-/* One more member on the node stack (to add fields to a finished entry).
- * NULL on OOM. */
-vmu_field *gcs_parser_push_node(gcs_parser *p);
+/* n more members on the node stack, left for the caller to fill (to add
+ * fields to a finished entry). NULL on OOM. */
+vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n);
 /* Forgets the current value (after it was reported). */
 void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos);
 

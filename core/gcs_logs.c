@@ -70,7 +70,8 @@ void vmu_gcs_options_init(vmu_gcs_options *opts)
 static vmu_time host_now(vmu_gcs_decoder *d)
 {
     struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    /* The coarse clock, as vmu_log's: records print whole seconds. */
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
     if (now.tv_sec != d->clock_sec) {
         struct tm local;
         time_t secs = now.tv_sec;
@@ -212,13 +213,13 @@ static void forward_entry(vmu_gcs_decoder *d, gcs_parser *p, const gcs_entry_res
     if (!vmu_logger_enabled(d->logger, r->level))
         return;
     /* The kept fields end where the members did: the two added ones follow. */
-    size_t end = p->node_count;
-    if (!gcs_parser_push_node(p) || !gcs_parser_push_node(p)) {
+    vmu_field *added = gcs_parser_push_nodes(p, 2);
+    if (!added) {
         d->broken = true;
         return;
     }
-    p->nodes[end] = uvm_id_field(d);
-    vmu_field *t = &p->nodes[end + 1];
+    added[0] = uvm_id_field(d);
+    vmu_field *t = &added[1];
     t->key = "vm.time";
     t->key_len = 7;
     t->value.kind = VMU_VALUE_TIME;

@@ -313,7 +313,15 @@ static inline vmu_field *push_node(gcs_parser *p)
     return f;
 }
 
-vmu_field *gcs_parser_push_node(gcs_parser *p) { return push_node(p); }
+vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n)
+{
+    if (p->node_cap - p->node_count < n &&
+        grow((void **)&p->nodes, &p->node_cap, p->node_count + n, sizeof *p->nodes) != 0)
+        return NULL;
+    vmu_field *first = &p->nodes[p->node_count];
+    p->node_count += n;
+    return first;
+}
 
 /* The node that receives a value in the innermost open container: the
  * member whose key came last, or a new array item. SIZE_MAX on OOM. */
