@@ -1346,6 +1346,11 @@ static inline int json_string(vmu_buf *out, const char *s, size_t len, bool shor
     return json_string_rest(out, u, len, plain, short_escapes);
 }
 
+bool vmu_go_json_is_plain(const char *s, size_t len)
+{
+    return len == 0 || json_plain_run((const unsigned char *)s, 0, len) == len;
+}
+
 int vmu_go_json_string(vmu_buf *out, const char *s, size_t len)
 {
     return json_string(out, s, len, false);

@@ -50,6 +50,9 @@ bool vmu_go_needs_quoting(const char *s, size_t len);
  * Returns the length written. */
 size_t vmu_go_quote_into(const char *s, size_t len, char *dst);
 
+/* Whether encoding/json (HTML escaping on) writes s as it is, in quotes. */
+bool vmu_go_json_is_plain(const char *s, size_t len);
+
 /* Appends s as encoding/json writes a string with HTML escaping on, as Go
  * 1.19 (logrus' anchors) does: backspace and form feed as \u0008, \u000c. */
 int vmu_go_json_string(vmu_buf *out, const char *s, size_t len);

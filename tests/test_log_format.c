@@ -293,12 +293,21 @@ static uint32_t next_random(uint32_t *state)
     return *state >> 8;
 }
 
-static void check_key_order(const char *const *keys, const size_t *lens, size_t count)
+/* Formats a record of these keys (each copied into a heap block of its
+ * exact size, so that a read past a key's end shows under valgrind and
+ * ASan; each value its input position) and compares it with the oracle.
+ * No cmocka asserts: threads call it too. */
+static bool key_order_ok(const char *const *keys, const size_t *lens, size_t count)
 {
     vmu_field fields[64];
+    char *copies[64];
     for (size_t i = 0; i < count; i++) {
+        copies[i] = malloc(lens[i] ? lens[i] : 1);
+        if (!copies[i])
+            return false;
+        memcpy(copies[i], keys[i], lens[i]);
         fields[i] = vmu_field_int("", (int64_t)i);
-        fields[i].key = keys[i];
+        fields[i].key = copies[i];
         fields[i].key_len = lens[i];
     }
     vmu_log_record r = {0};
@@ -312,9 +321,20 @@ static void check_key_order(const char *const *keys, const size_t *lens, size_t 
     size_t want_len = oracle_record(keys, lens, count, want);
     vmu_buf b;
     vmu_buf_init(&b);
-    assert_int_equal(vmu_log_format_json(&r, &b), 0);
-    assert_buf_bytes(&b, want, want_len);
+    bool ok = vmu_log_format_json(&r, &b) == 0 && b.len == want_len &&
+              memcmp(b.data, want, want_len) == 0;
+    if (!ok)
+        print_error("got [%.*s]\nwant [%.*s]\n", (int)b.len, b.data ? b.data : "",
+                    (int)want_len, want);
     vmu_buf_free(&b);
+    for (size_t i = 0; i < count; i++)
+        free(copies[i]);
+    return ok;
+}
+
+static void check_key_order(const char *const *keys, const size_t *lens, size_t count)
+{
+    assert_true(key_order_ok(keys, lens, count));
 }
 
 static void test_key_order_against_oracle(void **state)
@@ -338,6 +358,226 @@ static void test_key_order_against_oracle(void **state)
             lens[i] = key_pool[k].len;
         }
         check_key_order(keys, lens, count);
+    }
+}
+
+/* ---- record shapes ----
+ *
+ * The JSON formatter keeps, per thread, the sorted order of the key
+ * sequences it has seen; a record whose keys equal a kept sequence byte for
+ * byte is written from it. Each sequence below is formatted more than once
+ * (the first time sorted, then from the kept shape) against the oracle,
+ * beside sequences that differ from it only where a cheap compare might not
+ * look. */
+
+typedef struct key_seq {
+    const char *keys[24];
+    size_t count;
+} key_seq;
+
+/* Sequences that pair up: same lengths and same first 8 bytes, differing
+ * late in a long key, in the middle of a short one, by order alone, by a
+ * repeat, by a clash, by one key more. */
+static const key_seq shape_seqs[] = {
+    {{"cid", "pid", "path"}, 3},
+    {{"cid", "pid", "patH"}, 3},
+    {{"cid", "pId", "path"}, 3},
+    {{"pid", "cid", "path"}, 3},
+    {{"cid", "pid", "path", "exitCode"}, 4},
+    {{"cid", "pid", "path", "error"}, 4},
+    {{"name", "traceID", "spanID", "startTime", "duration", "cid"}, 6},
+    {{"name", "traceID", "spanID", "startTimf", "duration", "cid"}, 6},
+    {{"name", "traceID", "spanID", "startTime", "duratiom", "cid"}, 6},
+    {{"a_rather_long_key_number_1", "b"}, 2},
+    {{"a_rather_long_key_number_2", "b"}, 2},
+    {{"a_rather_long_kez_number_1", "b"}, 2},
+    {{"twelve_bytes", "sixteen_bytes_ab"}, 2},
+    {{"twelve_bytez", "sixteen_bytes_ab"}, 2},
+    {{"twelve_bytes", "sixteen_bytes_ac"}, 2},
+    {{"twelve_bytes", "sixteen_bytez_ab"}, 2},
+    {{"abcde", "xyz"}, 2},
+    {{"abXde", "xyz"}, 2},
+    {{"abcde", "xYz"}, 2},
+    {{"cid", "cid", "pid"}, 3},
+    {{"cid", "pid", "cid"}, 3},
+    {{"pid", "cid", "cid"}, 3},
+    {{"time", "msg", "level", "logrus_error"}, 4},
+    {{"time", "fields.time", "msg"}, 3},
+    {{"fields.time", "time", "msg"}, 3},
+    {{"tim", "msg", "levek"}, 3},
+    {{"", "a", ""}, 3},
+    {{"", "b", ""}, 3},
+    {{0}, 0},
+    /* Not kept: a key to escape, more fields than a shape holds, more key
+     * bytes than it holds. Still written right, again and again. */
+    {{"cid", "\x01", "pid"}, 3},
+    {{"k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11", "k12",
+      "k13", "k14", "k15", "k16", "k17", "k18", "k19", "k20"}, 20},
+    {{"key_number_one_of_many_abcd", "key_number_two_of_many_abcd", "key_number_three_of_many_a",
+      "key_number_four_of_many_ab", "key_number_five_of_many_ab", "key_number_six_of_many_abc",
+      "key_number_seven_of_many_a", "key_number_eight_of_many_a", "key_number_nine_of_many_ab",
+      "key_number_ten_of_many_abc"}, 10},
+};
+
+static bool seq_ok(const key_seq *q)
+{
+    size_t lens[24];
+    for (size_t i = 0; i < q->count; i++)
+        lens[i] = strlen(q->keys[i]);
+    return key_order_ok(q->keys, lens, q->count);
+}
+
+static void test_shapes_same_sequence_again(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < ARRAY_LEN(shape_seqs); k++)
+        for (int again = 0; again < 3; again++)
+            assert_true(seq_ok(&shape_seqs[k]));
+}
+
+/* Neighbouring sequences one after the other, both ways round, and all of
+ * them in turn: more sequences than there are kept shapes, so shapes are
+ * dropped and kept again. */
+static void test_shapes_alternating(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k + 1 < ARRAY_LEN(shape_seqs); k++)
+        for (int round = 0; round < 3; round++) {
+            assert_true(seq_ok(&shape_seqs[k]));
+            assert_true(seq_ok(&shape_seqs[k + 1]));
+        }
+    for (int round = 0; round < 4; round++)
+        for (size_t k = 0; k < ARRAY_LEN(shape_seqs); k++)
+            assert_true(seq_ok(&shape_seqs[(k * 7 + (size_t)round) % ARRAY_LEN(shape_seqs)]));
+}
+
+/* Keys drawn from a small pool, so that sequences recur, and mostly plain
+ * so that their shapes are kept. */
+static void test_shapes_random_recurring(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {"cid", "pid", "path", "time", "msg", "level",
+                                       "fields.msg", "startTime", "startTimf", "abcdefgh",
+                                       "abcdefgh\0", "x", ""};
+    static const size_t pool_lens[] = {3, 4, 4, 4, 3, 5, 10, 9, 9, 8, 9, 1, 0};
+    uint32_t seed = 777;
+    const char *keys[24];
+    size_t lens[24];
+    for (int round = 0; round < 3000; round++) {
+        uint32_t shape_seed = next_random(&seed) % 40; /* one of 40 sequences */
+        size_t count = shape_seed % 9;
+        for (size_t i = 0; i < count; i++) {
+            size_t k = (shape_seed * 31 + i * 17 + (shape_seed >> 2) * i) % ARRAY_LEN(pool);
+            keys[i] = pool[k];
+            lens[i] = pool_lens[k];
+        }
+        assert_true(key_order_ok(keys, lens, count));
+    }
+}
+
+/* A key buffer reused with other bytes: the kept shape is found by the
+ * keys' bytes, never by where they are. */
+static void test_shapes_key_rewritten_in_place(void **state)
+{
+    (void)state;
+    char key[] = "startTime";
+    vmu_field fields[2] = {vmu_field_int("cid", 1), vmu_field_int("", 2)};
+    fields[1].key = key;
+    fields[1].key_len = 9;
+    vmu_log_record r = {0};
+    r.time = (vmu_time){1709647629, 0, 0, true};
+    r.level = VMU_LEVEL_WARN;
+    r.fields = fields;
+    r.field_count = 2;
+    static const struct {
+        const char *key;
+        const char *want;
+    } cases[] = {
+        {"startTime", "{\"cid\":1,\"level\":\"warning\",\"msg\":\"\",\"startTime\":2,"
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+        {"startTime", "{\"cid\":1,\"level\":\"warning\",\"msg\":\"\",\"startTime\":2,"
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+        {"aaaaaaaaa", "{\"aaaaaaaaa\":2,\"cid\":1,\"level\":\"warning\",\"msg\":\"\","
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+        {"startTimf", "{\"cid\":1,\"level\":\"warning\",\"msg\":\"\",\"startTimf\":2,"
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+        {"startTime", "{\"cid\":1,\"level\":\"warning\",\"msg\":\"\",\"startTime\":2,"
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+        {"tim\0\0\0\0\0\0", "{\"cid\":1,\"level\":\"warning\",\"msg\":\"\","
+                      "\"tim\\u0000\\u0000\\u0000\\u0000\\u0000\\u0000\":2,"
+                      "\"time\":\"2024-03-05T14:07:09Z\"}\n"},
+    };
+    for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+        memcpy(key, cases[c].key, 9);
+        vmu_buf b;
+        vmu_buf_init(&b);
+        assert_int_equal(vmu_log_format_json(&r, &b), 0);
+        assert_buf_bytes(&b, cases[c].want, strlen(cases[c].want));
+        vmu_buf_free(&b);
+    }
+}
+
+/* A record written from a kept shape into a buffer that cannot grow fails
+ * and leaves the buffer as it was, at every allocation it makes. */
+static void test_shapes_failed_growth(void **state)
+{
+    (void)state;
+    vmu_field fields[3] = {vmu_field_str("cid", "c9e9c616612e7696a6cecc1b78e51061"),
+                           vmu_field_int("pid", 33274), vmu_field_str("path", "/tmp/x")};
+    vmu_log_record r = {0};
+    r.time = (vmu_time){1709647629, 0, 0, true};
+    r.level = VMU_LEVEL_INFO;
+    r.msg = "a message long enough to need room of its own";
+    r.msg_len = strlen(r.msg);
+    r.fields = fields;
+    r.field_count = 3;
+    vmu_buf want;
+    vmu_buf_init(&want);
+    assert_int_equal(vmu_log_format_json(&r, &want), 0); /* keeps the shape */
+    for (long n = 0; n < 8; n++) {
+        vmu_buf b;
+        vmu_buf_init(&b);
+        assert_int_equal(vmu_buf_append(&b, "x", 1), 0);
+        vmu_alloc_fail_after(n);
+        int rc = vmu_log_format_json(&r, &b);
+        vmu_alloc_fail_after(-1);
+        if (n == 0)
+            assert_int_not_equal(rc, 0);
+        if (rc == 0) {
+            assert_int_equal(b.len, want.len + 1);
+            assert_memory_equal(b.data + 1, want.data, want.len);
+        } else {
+            assert_int_equal(b.len, 1);
+            assert_int_equal(b.data[0], 'x');
+            assert_int_equal(b.failed, 0);
+        }
+        vmu_buf_free(&b);
+    }
+    vmu_buf_free(&want);
+}
+
+/* Each thread keeps its own shapes: two threads writing sequences that
+ * differ only late in a key, at once. */
+static void *format_shapes(void *arg)
+{
+    size_t first = *(const size_t *)arg;
+    for (int i = 0; i < 3000; i++)
+        if (!seq_ok(&shape_seqs[(first + (size_t)(i % 3)) % ARRAY_LEN(shape_seqs)]))
+            return (void *)1;
+    return NULL;
+}
+
+static void test_shapes_per_thread(void **state)
+{
+    (void)state;
+    size_t firsts[2] = {9, 12}; /* the long keys, and the 12- and 16-byte ones */
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, format_shapes, &firsts[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *result;
+        assert_int_equal(pthread_join(threads[i], &result), 0);
+        assert_null(result);
     }
 }
 
@@ -483,6 +723,12 @@ int main(void)
         cmocka_unit_test(test_json_string_plain_lengths),
         cmocka_unit_test(test_json_string_truncated_tail),
         cmocka_unit_test(test_key_order_against_oracle),
+        cmocka_unit_test(test_shapes_same_sequence_again),
+        cmocka_unit_test(test_shapes_alternating),
+        cmocka_unit_test(test_shapes_random_recurring),
+        cmocka_unit_test(test_shapes_key_rewritten_in_place),
+        cmocka_unit_test(test_shapes_failed_growth),
+        cmocka_unit_test(test_shapes_per_thread),
         cmocka_unit_test(test_rfc3339_days_out_of_order),
         cmocka_unit_test(test_rfc3339_nanos_every_width),
         cmocka_unit_test(test_time_texts_share_date_cache),
