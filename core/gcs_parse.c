@@ -427,32 +427,12 @@ static int std_fail(gcs_parser *p, uint8_t how, vmu_buf *text)
     return st->error ? 0 : -1;
 }
 
-/* How the value of a standard member decodes into the standard struct:
- * the usual texts at once, Go's exact parsers and error texts else. */
-static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t raw_len)
+/* std_outcome for the values the short path did not settle: Go's exact
+ * parsers and error texts. 0, or -1 on OOM. */
+static __attribute__((noinline)) int std_outcome_slow(gcs_parser *p, uint8_t which, const vmu_value *v,
+                                                      const uint8_t *raw, size_t raw_len)
 {
-    uint8_t which = p->pending_std;
-    p->pending_std = GCS_STD_NONE;
     gcs_std_state *st = &p->std;
-    const vmu_value *v = &p->nodes[slot].value;
-    /* After an error that stops it, the decode sees no more members; null
-     * leaves a field alone. */
-    if (st->failed == GCS_OUT_FAIL_NOW || v->kind == VMU_VALUE_NULL)
-        return 0;
-    if (which == GCS_STD_MSG && v->kind == VMU_VALUE_STRING) {
-        st->msg_member = slot;
-        st->set |= 1u << GCS_STD_MSG;
-        return 0;
-    }
-    if (which == GCS_STD_TIME && gcs_time_fast_cached(&p->time_cache, raw, raw_len, &st->time) == 0) {
-        st->set |= 1u << GCS_STD_TIME;
-        return 0;
-    }
-    if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
-        gcs_parse_level(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
-        st->set |= 1u << GCS_STD_LEVEL;
-        return 0;
-    }
     vmu_buf text;
     vmu_buf_init(&text);
     int rc = 0;
@@ -491,9 +471,33 @@ static int std_outcome(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
 /* A member of the top-level object got its value. */
 static int member_done(gcs_parser *p, size_t slot, const uint8_t *raw, size_t raw_len)
 {
-    if (p->pending_std == GCS_STD_NONE)
+    uint8_t which = p->pending_std;
+    if (which == GCS_STD_NONE)
         return 1;
-    if (std_outcome(p, slot, raw, raw_len) != 0)
+    p->pending_std = GCS_STD_NONE;
+    /* How the value decodes into the standard struct: the usual texts here,
+     * the rest in std_outcome_slow. */
+    gcs_std_state *st = &p->std;
+    const vmu_value *v = &p->nodes[slot].value;
+    /* After an error that stops it, the decode sees no more members; null
+     * leaves a field alone. */
+    if (st->failed == GCS_OUT_FAIL_NOW || v->kind == VMU_VALUE_NULL)
+        return 1;
+    if (which == GCS_STD_MSG && v->kind == VMU_VALUE_STRING) {
+        st->msg_member = slot;
+        st->set |= 1u << GCS_STD_MSG;
+        return 1;
+    }
+    if (which == GCS_STD_TIME && gcs_time_fast_cached(&p->time_cache, raw, raw_len, &st->time) == 0) {
+        st->set |= 1u << GCS_STD_TIME;
+        return 1;
+    }
+    if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
+        gcs_parse_level(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
+        st->set |= 1u << GCS_STD_LEVEL;
+        return 1;
+    }
+    if (std_outcome_slow(p, which, v, raw, raw_len) != 0)
         return stop(p, GCS_STOP_NOMEM);
     return 1;
 }
