@@ -318,7 +318,9 @@ int vmu_gcs_decode_entry(const char *json, size_t len, vmu_gcs_entry *out, vmu_e
         return entry_failed(out, st, err);
     }
     size_t count = r->field_count;
-    vmu_field *fields = st->parser.nodes + r->field_start;
+    /* An entry without members ({} or null) may never have grown the node
+     * array: no offset from a null pointer. */
+    vmu_field *fields = st->parser.nodes ? st->parser.nodes + r->field_start : NULL;
     if (unique_keys(fields, &count) != 0)
         return entry_failed(out, st, err);
     out->time = r->time;
