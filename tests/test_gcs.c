@@ -6,7 +6,9 @@
  * against yajl on random input. */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <malloc.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1282,6 +1284,471 @@ static void test_scanner_agrees_with_yajl(void **state)
     free(sc);
 }
 
+
+/* ---- the decoder's fast paths against the general ones ---- */
+
+/* A random JSON number text: 1..25 digits in all, with or without a
+ * fraction, an exponent of -30..30 (e or E, signed or not), a leading "-";
+ * some in the 0.000... form, some near 2^53. */
+static size_t random_number(unsigned *seed, char *out, size_t cap)
+{
+    static const char *const near_2_53[] = {
+        "9007199254740991", "9007199254740992", "9007199254740993", "9007199254740994",
+        "9007199254740995", "9007199254740993.0", "900719925474099.3e1", "9007199254740993e0",
+        "0.9007199254740993e16", "90071992547409930e-1", "9007199254740992.5", "9007199254740991.5",
+        "4503599627370497.5", "18014398509481985", "9223372036854775807", "9223372036854775808",
+        "9223372036854775807.0", "9223372036854774784", "9223372036854775296", "-9223372036854775808",
+        "-9223372036854775809", "-9223372036855000000.0", "1e22", "1e23", "123456789012345678e-22",
+        "0.0000000000000000000001", "1.0000000000000000", "1.000000000000000", "-0", "-0.0",
+        "-0e5", "0E-0", "2.2250738585072011e-308", "4.9e-324", "1.7976931348623157e308"};
+    size_t n = 0;
+    unsigned kind = rand_r(seed) % 10;
+    if (kind == 0) {
+        const char *s = near_2_53[rand_r(seed) % ARRAY_LEN(near_2_53)];
+        n = strlen(s);
+        memcpy(out, s, n);
+        out[n] = '\0';
+        return n;
+    }
+    if (rand_r(seed) % 2)
+        out[n++] = '-';
+    int total = 1 + (int)(rand_r(seed) % 25);
+    if (kind == 1) {
+        /* 0.000ddd: leading zeros in the fraction count as digits. */
+        out[n++] = '0';
+        out[n++] = '.';
+        int zeros = (int)(rand_r(seed) % 24);
+        for (int k = 0; k < zeros; k++)
+            out[n++] = '0';
+        for (int k = 0; k < total; k++)
+            out[n++] = (char)('0' + rand_r(seed) % 10);
+    } else {
+        int int_digits = 1 + (int)(rand_r(seed) % (unsigned)total);
+        if (kind == 2) {
+            out[n++] = '0';
+            int_digits = 1;
+        } else {
+            out[n++] = (char)('1' + rand_r(seed) % 9);
+            for (int k = 1; k < int_digits; k++)
+                out[n++] = (char)('0' + rand_r(seed) % 10);
+        }
+        int frac_digits = total - int_digits;
+        if (frac_digits > 0 && rand_r(seed) % 4 != 0) {
+            out[n++] = '.';
+            for (int k = 0; k < frac_digits; k++)
+                out[n++] = (char)('0' + rand_r(seed) % 10);
+        }
+    }
+    if (rand_r(seed) % 3 == 0) {
+        out[n++] = rand_r(seed) % 2 ? 'e' : 'E';
+        int exp = (int)(rand_r(seed) % 61) - 30;
+        unsigned sign = rand_r(seed) % 3;
+        n += (size_t)snprintf(out + n, cap - n, "%s%d", exp < 0 ? "-" : sign == 0 ? "+" : "", exp < 0 ? -exp : exp);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* What the entry rules make of a top-level number: a whole value in int64
+ * range is an int64 (Go: float64(int64(d)) == d), anything else a float. */
+static void expect_top_number(const char *text, double want, const vmu_value *v)
+{
+    if (want >= -9223372036854775808.0 && want < 9223372036854775808.0 && floor(want) == want) {
+        if (v->kind != VMU_VALUE_INT || v->as.i != (int64_t)want)
+            fail_msg("%s: want int %lld, got kind %d (%lld / %.17g)", text, (long long)(int64_t)want,
+                     (int)v->kind, (long long)v->as.i, v->as.f);
+        return;
+    }
+    if (v->kind != VMU_VALUE_FLOAT || memcmp(&v->as.f, &want, sizeof want) != 0)
+        fail_msg("%s: want float %a, got kind %d (%a)", text, want, (int)v->kind, v->as.f);
+}
+
+static void expect_float_bits(const char *text, double want, const vmu_value *v)
+{
+    if (v->kind != VMU_VALUE_FLOAT || memcmp(&v->as.f, &want, sizeof want) != 0)
+        fail_msg("%s (nested): want float %a, got kind %d (%a)", text, want, (int)v->kind, v->as.f);
+}
+
+/* The number "n" of each record a stream forwarded, in order. */
+typedef struct number_probe {
+    vmu_value values[4096];
+    size_t count;
+} number_probe;
+
+static void number_sink(void *user, const vmu_log_record *record)
+{
+    number_probe *probe = user;
+    for (size_t i = 0; i < record->field_count; i++) {
+        const vmu_field *f = &record->fields[i];
+        if (f->key_len == 1 && f->key[0] == 'n' && probe->count < ARRAY_LEN(probe->values))
+            probe->values[probe->count++] = f->value;
+    }
+}
+
+/* Numbers take an exact fast path (Clinger's) before strtod: whatever
+ * path a text takes, the value is strtod's in the C locale, bit for bit,
+ * in a single entry (top-level and nested) and in a stream. */
+static void test_number_fast_path_is_exact(void **state)
+{
+    (void)state;
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    assert_non_null(c_locale);
+    unsigned seed = 2053;
+    size_t ints = 0, floats = 0;
+    enum { ROUNDS = 8, PER_STREAM = 1000 };
+    static number_probe probe;
+    static double wants[PER_STREAM];
+    static char texts[PER_STREAM][96];
+    for (int round = 0; round < ROUNDS; round++) {
+        vmu_buf stream;
+        vmu_buf_init(&stream);
+        for (int i = 0; i < PER_STREAM; i++) {
+            char *num = texts[i];
+            size_t n = random_number(&seed, num, sizeof texts[i]);
+            double want = strtod_l(num, NULL, c_locale);
+            wants[i] = want;
+            char entry[256];
+            int len = snprintf(entry, sizeof entry, "{\"n\":%s,\"o\":{\"n\":%s},\"msg\":\"m\"}", num, num);
+            vmu_gcs_entry e;
+            vmu_err err;
+            if (vmu_gcs_decode_entry(entry, (size_t)len, &e, &err) != 0)
+                fail_msg("%s: %s", entry, err.msg);
+            const vmu_field *top = find_field(&e, "n"), *o = find_field(&e, "o");
+            assert_non_null(top);
+            assert_non_null(o);
+            expect_top_number(num, want, &top->value);
+            assert_int_equal(o->value.kind, VMU_VALUE_OBJECT);
+            assert_int_equal(o->value.as.object.count, 1);
+            expect_float_bits(num, want, &o->value.as.object.members[0].value);
+            ints += top->value.kind == VMU_VALUE_INT;
+            floats += top->value.kind == VMU_VALUE_FLOAT;
+            vmu_gcs_entry_free(&e);
+            (void)n;
+            vmu_buf_append(&stream, entry, (size_t)len);
+            vmu_buf_putc(&stream, '\n');
+        }
+        /* The stream decoder uses the feed in place: the same values. */
+        vmu_logger *logger = vmu_logger_new();
+        assert_non_null(logger);
+        vmu_logger_set_level(logger, VMU_LEVEL_TRACE);
+        probe.count = 0;
+        vmu_logger_set_sink(logger, number_sink, &probe);
+        decode_chunked(&(capture){.logger = logger}, stream.data, stream.len, round % 2 ? 0 : 3 + (size_t)round,
+                       false, 0, NULL);
+        assert_int_equal(probe.count, PER_STREAM);
+        for (int i = 0; i < PER_STREAM; i++)
+            expect_top_number(texts[i], wants[i], &probe.values[i]);
+        vmu_logger_free(logger);
+        vmu_buf_free(&stream);
+    }
+    freelocale(c_locale);
+    /* Both outcomes are well represented. */
+    assert_true(ints > 1000 && floats > 1000);
+}
+
+
+/* One record as the time-cache test keeps it. */
+typedef struct seen_record {
+    vmu_log_level level;
+    char msg[32];
+    char error[512];
+    bool has_time;
+    vmu_time time;
+} seen_record;
+
+typedef struct record_list {
+    seen_record *items;
+    size_t count, cap;
+} record_list;
+
+static void copy_text(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+static void list_sink(void *user, const vmu_log_record *record)
+{
+    record_list *l = user;
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+        if (!l->items)
+            abort();
+    }
+    seen_record *s = &l->items[l->count++];
+    memset(s, 0, sizeof *s);
+    s->level = record->level;
+    copy_text(s->msg, sizeof s->msg, record->msg, record->msg_len);
+    for (size_t i = 0; i < record->field_count; i++) {
+        const vmu_field *f = &record->fields[i];
+        if (f->key_len == 7 && memcmp(f->key, "vm.time", 7) == 0 && f->value.kind == VMU_VALUE_TIME) {
+            s->has_time = true;
+            s->time = f->value.as.time;
+        } else if (f->key_len == 5 && memcmp(f->key, "error", 5) == 0 && f->value.kind == VMU_VALUE_STRING) {
+            copy_text(s->error, sizeof s->error, f->value.as.str.ptr, f->value.as.str.len);
+        }
+    }
+}
+
+/* The civil date of a day count since 1970-01-01. */
+static void civil_from_days(int64_t z, int *year, int *month, int *day)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = (int)(yoe + era * 400 + (*month <= 2));
+}
+
+static bool time_equal(const vmu_time *a, const vmu_time *b)
+{
+    return a->unix_sec == b->unix_sec && a->nsec == b->nsec && a->utc_offset == b->utc_offset && a->utc == b->utc;
+}
+
+/* Hand-picked neighbours: each changes (or keeps) one part of the cached
+ * "YYYY-MM-DDTHH:MM", and bad times follow good ones with the same or a
+ * nearby prefix. The JSON text of the time value, quotes included. */
+static const char *const cache_walk[] = {
+    "\"2024-02-28T23:59:58Z\"",
+    "\"2024-02-28T23:59:59.5Z\"",
+    "\"2024-02-28T23:59:59.123456789+01:00\"",
+    "\"2024-02-29T00:00:00.123456789+01:00\"",
+    "\"2024-02-29T00:00:59,987654321-05:30\"",
+    "\"2024-02-29T00:00:00.000000001Z\"",
+    "\"2024-02-30T00:00:01Z\"",
+    "\"2024-02-29T00:00:02Z\"",
+    "\"2024-02-29T00:00:02.1234567891Z\"",
+    "\"2024-02-29T00:00:02.12345678Z\"",
+    "\"2024-02-29T00:00:02.12345678-05:30\"",
+    "\"2024-02-29T00:01:00Z\"",
+    "\"2024-02-29T01:01:00Z\"",
+    "\"2024-02-29T24:01:00Z\"",
+    "\"2024-02-29T01:01:60Z\"",
+    "\"2024-02-29T01:60:00Z\"",
+    "\"2024-02-29T01:01:00+01:0a\"",
+    "\"2024-02-29T01:01:00+1:00\"",
+    "\"2024-02-29T01:01:00+01-00\"",
+    "\"2024-02-29T01:01:00.Z\"",
+    "\"2024-02-29T01:01:00Zx\"",
+    "\"2024-02-29T01:01:00\"",
+    "\"2024-02-29T01:01:00.5\"",
+    "\"2024-02-29T01:01:00+01:00:00\"",
+    "\"2024-02-29T01:01:00 Z\"",
+    "\"2024-02-29T01:01:00Z\"",
+    "\"2023-02-29T01:01:00Z\"",
+    "\"2023-02-28T01:01:00Z\"",
+    "\"2024-03-01T00:00:00Z\"",
+    "\"2024-04-31T00:00:00Z\"",
+    "\"2024-04-30T00:00:00Z\"",
+    "\"2024-13-01T00:00:00Z\"",
+    "\"2024-00-01T00:00:00Z\"",
+    "\"2024-04-00T00:00:00Z\"",
+    "\"2024-12-31T23:59:59.999999999Z\"",
+    "\"2025-01-01T00:00:00-00:00\"",
+    "\"2025-01-01T00:00:00+00:00\"",
+    "\"2025-01-01T00:00:00+14:00\"",
+    "\"2025-01-01T00:00:00+99:99\"",
+    "\"2025-01-01T00:00:00-23:59\"",
+    "\"\\u0032025-01-01T00:00:00Z\"",
+    "\"2025-01-01T00:00:00\\u005a\"",
+    "\"2025-01-01T0:00:00Z\"",
+    "\"2025-01-01T00:00:00Z\"",
+    "\"2025-01-01T00:00:0Z\"",
+    "\"2025-01-01T00:00Z\"",
+    "\"1900-02-29T00:00:00Z\"",
+    "\"2000-02-29T00:00:00Z\"",
+    "\"0000-01-01T00:00:00Z\"",
+    "\"0001-01-01T00:00:00Z\"",
+    "\"9999-12-31T23:59:59.999999999-05:30\"",
+    "\"1999-12-31T23:59:59.1+05:45\"",
+    "\"1999-12-31T23:59:59,1+05:45\"",
+    "\"1999-12-31T23:59:59\"",
+    "2024",
+    "null",
+    "\"1999-12-31T23:59:58Z\"",
+};
+
+/* Appends entry number `index` with the time text `t` (NULL: none) in one
+ * of several shapes: the time key spelled differently, given twice, or
+ * only nested (then not the entry's time). */
+static void append_time_entry(vmu_buf *stream, size_t index, const char *t, unsigned shape, const char *other)
+{
+    switch (shape % 6) {
+    case 0:
+    case 1:
+        vmu_buf_printf(stream, "{\"time\":%s,\"level\":\"warning\",\"msg\":\"e%zu\"}\n", t, index);
+        break;
+    case 2:
+        vmu_buf_printf(stream, "{\"msg\":\"e%zu\",\"x\":1,\"TIME\":%s}\n", index, t);
+        break;
+    case 3:
+        /* Two times: the last one counts, both go through the cache. */
+        vmu_buf_printf(stream, "{\"time\":%s,\"msg\":\"e%zu\",\"Time\":%s}\n", other, index, t);
+        break;
+    case 4:
+        vmu_buf_printf(stream, "{\"level\":\"debug\",\"time\":%s,\"o\":{\"time\":%s},\"msg\":\"e%zu\"}\n", t, other,
+                       index);
+        break;
+    default:
+        vmu_buf_printf(stream, "{\"msg\":\"e%zu\",\"o\":{\"time\":%s}}\n", index, t);
+        break;
+    }
+}
+
+static int days_in_month(int month, int year)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* A random time text near *clock: a step of nothing, a second, a minute,
+ * an hour, a day or weeks (sometimes backwards), an offset from a small
+ * set, 0..11 fraction digits; one in eight is made bad in one place. */
+static void random_time_text(unsigned *seed, int64_t *clock, char *out, size_t cap)
+{
+    static const int64_t steps[] = {0, 0, 0, 1, 1, 59, 60, 61, 3600, 86400, 86399, -60, -86400};
+    unsigned pick = rand_r(seed) % (ARRAY_LEN(steps) + 1);
+    *clock += pick < ARRAY_LEN(steps) ? steps[pick] : (int64_t)(rand_r(seed) % (40u * 86400u));
+    static const int offsets[] = {0, 0, 3600, -(5 * 3600 + 30 * 60), 0, 14 * 3600, -12 * 3600};
+    unsigned zone = rand_r(seed) % ARRAY_LEN(offsets);
+    int offset = offsets[zone];
+    bool z = zone == 0;
+    int64_t local = *clock + offset;
+    int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    int64_t secs = local - days * 86400;
+    int year, month, day, hour = (int)(secs / 3600), min = (int)(secs / 60 % 60), sec = (int)(secs % 60);
+    civil_from_days(days, &year, &month, &day);
+    switch (rand_r(seed) % 40) {
+    case 0:
+        day = days_in_month(month, year) + 1;
+        break;
+    case 1:
+        hour = 24;
+        break;
+    case 2:
+        min = 60;
+        break;
+    case 3:
+        sec = 60;
+        break;
+    case 4:
+        offset = 1, z = false; /* written below as a bad offset */
+        break;
+    default:
+        break;
+    }
+    int n = snprintf(out, cap, "\"%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, min, sec);
+    int digits = (int)(rand_r(seed) % 12);
+    if (digits) {
+        out[n++] = rand_r(seed) % 5 ? '.' : ',';
+        for (int k = 0; k < digits; k++)
+            out[n++] = (char)('0' + rand_r(seed) % 10);
+    }
+    if (z)
+        n += snprintf(out + n, cap - (size_t)n, "Z\"");
+    else if (offset == 1)
+        n += snprintf(out + n, cap - (size_t)n, "+0%c:00\"", "x:-+"[rand_r(seed) % 4]);
+    else
+        n += snprintf(out + n, cap - (size_t)n, "%c%02d:%02d\"", offset < 0 ? '-' : '+', abs(offset) / 3600,
+                      abs(offset) / 60 % 60);
+}
+
+/* The time parser keeps the last "YYYY-MM-DDTHH:MM" and its second count
+ * between entries, and reads nine-digit fractions 8 digits at a time.
+ * Through one decoder, every entry's record (vm.time, or the error of a
+ * bad one) is what the same entry gives decoded alone, and a good time is
+ * what the general parser gives for its text: no stale prefix leaks. */
+static void test_time_cache_matches_fresh_decode(void **state)
+{
+    (void)state;
+    enum { RANDOM = 2500 };
+    size_t total = ARRAY_LEN(cache_walk) + RANDOM;
+    char (*times)[64] = malloc(total * sizeof *times);
+    unsigned *shapes = malloc(total * sizeof *shapes);
+    assert_non_null(times);
+    assert_non_null(shapes);
+    unsigned seed = 29;
+    int64_t clock = 1704067140; /* 2023-12-31T23:59:00Z */
+    for (size_t i = 0; i < total; i++) {
+        if (i < ARRAY_LEN(cache_walk))
+            copy_text(times[i], sizeof times[i], cache_walk[i], strlen(cache_walk[i]));
+        else
+            random_time_text(&seed, &clock, times[i], sizeof times[i]);
+        shapes[i] = i < ARRAY_LEN(cache_walk) ? (unsigned)(i % 3 == 2 ? i : 0) : (unsigned)rand_r(&seed);
+    }
+    vmu_buf stream;
+    vmu_buf_init(&stream);
+    for (size_t i = 0; i < total; i++)
+        append_time_entry(&stream, i, times[i], shapes[i], times[i ? i - 1 : 0]);
+
+    size_t good = 0, bad = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        record_list seen = {0};
+        vmu_logger *logger = vmu_logger_new();
+        assert_non_null(logger);
+        vmu_logger_set_level(logger, VMU_LEVEL_TRACE);
+        vmu_logger_set_sink(logger, list_sink, &seen);
+        /* Pass 0 whole, pass 1 in random pieces (times then cross feeds). */
+        decode_chunked(&(capture){.logger = logger}, stream.data, stream.len, pass == 0 ? 0 : 41, true, 0, NULL);
+        vmu_logger_free(logger);
+        assert_int_equal(seen.count, total);
+
+        const char *line = stream.data;
+        for (size_t i = 0; i < total; i++) {
+            const char *end = memchr(line, '\n', stream.len - (size_t)(line - stream.data));
+            assert_non_null(end);
+            const seen_record *s = &seen.items[i];
+            vmu_gcs_entry e;
+            int rc = vmu_gcs_decode_entry(line, (size_t)(end - line), &e, NULL);
+            if (rc == 0) {
+                char want_msg[32];
+                snprintf(want_msg, sizeof want_msg, "e%zu", i);
+                if (strcmp(s->msg, want_msg) != 0 || !s->has_time || !time_equal(&s->time, &e.time) ||
+                    s->level != e.level)
+                    fail_msg("entry %zu %.*s: stream gave \"%s\" %lld.%09d%+d%s, alone %lld.%09d%+d%s", i,
+                             (int)(end - line), line, s->msg, (long long)s->time.unix_sec, s->time.nsec,
+                             s->time.utc_offset, s->time.utc ? "Z" : "", (long long)e.time.unix_sec,
+                             e.time.nsec, e.time.utc_offset, e.time.utc ? "Z" : "");
+                /* Where the entry's time is this text, the general parser agrees. */
+                if (shapes[i] % 6 != 5 && times[i][0] == '"') {
+                    vmu_time general;
+                    vmu_buf err;
+                    vmu_buf_init(&err);
+                    int g = gcs_time_unmarshal_json((const uint8_t *)times[i], strlen(times[i]), &general, &err);
+                    vmu_buf_free(&err);
+                    if (g != 0 || !time_equal(&general, &s->time))
+                        fail_msg("entry %zu %s: general parser %d %lld.%09d%+d, stream %lld.%09d%+d", i, times[i],
+                                 g, (long long)general.unix_sec, general.nsec, general.utc_offset,
+                                 (long long)s->time.unix_sec, s->time.nsec, s->time.utc_offset);
+                }
+                good += pass == 0;
+            } else {
+                if (strcmp(s->msg, "gcs log read") != 0 || s->has_time ||
+                    strlen(s->error) != (e.error_len < sizeof s->error ? e.error_len : sizeof s->error - 1) ||
+                    memcmp(s->error, e.error, strlen(s->error)) != 0)
+                    fail_msg("entry %zu %.*s: stream gave \"%s\" error \"%s\", alone error \"%.*s\"", i,
+                             (int)(end - line), line, s->msg, s->error, (int)e.error_len, e.error);
+                bad += pass == 0;
+            }
+            vmu_gcs_entry_free(&e);
+            line = end + 1;
+        }
+        free(seen.items);
+    }
+    vmu_buf_free(&stream);
+    free(times);
+    free(shapes);
+    /* Both kinds in numbers, and every hand-picked bad time among them. */
+    assert_true(good > 1500 && bad > 150);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1314,6 +1781,8 @@ int main(void)
         cmocka_unit_test(test_entry_keys_unique),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_scanner_agrees_with_yajl),
+        cmocka_unit_test(test_number_fast_path_is_exact),
+        cmocka_unit_test(test_time_cache_matches_fresh_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
