@@ -17,7 +17,7 @@
 #include "vmutils/log_async.h"
 
 #define BLOCK_BYTES (128u * 1024u)
-#define POOL_BLOCKS 4
+#define POOL_BLOCKS 16
 /* Formatted text is written once this much is pending: the 64 KiB of the
  * Go anchor's bufio.Writer. */
 #define OUT_CHUNK (64u * 1024u)

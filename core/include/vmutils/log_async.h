@@ -7,7 +7,7 @@
  * returns); a worker thread formats the records of each full block in
  * order and writes the text through a vmu_log_write_fn, 64 KiB at a time,
  * and whatever it holds whenever it runs out of records. Memory is the pool
- * (four blocks of 128 KiB) plus the output buffer; a record bigger than a
+ * (sixteen blocks of 128 KiB) plus the output buffer; a record bigger than a
  * block gets a block of its own size, given back once it is written. When
  * every block is in use the sink waits for the worker, so a fast producer
  * is held to the writer's pace instead of queueing without bound.
