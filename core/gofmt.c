@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy_short.h"
 #include "gofmt.h"
 
 #if defined(__SSE2__)
@@ -1074,32 +1075,6 @@ static const unsigned char json_plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Copies a short run with a few fixed-size moves instead of a call to
- * memcpy: most runs are keys and identifiers of a few bytes. The moves may
- * overlap each other but stay inside [dst, dst + n). */
-static inline void copy_run(char *dst, const unsigned char *src, size_t n)
-{
-    if (n >= 16) {
-        memcpy(dst, src, n);
-    } else if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + n - 4, &b, 4);
-    } else if (n > 0) {
-        dst[0] = (char)src[0];
-        dst[n / 2] = (char)src[n / 2];
-        dst[n - 1] = (char)src[n - 1];
-    }
-}
-
 #if defined(__SSE2__)
 /* One bit per byte of v that is not plain. A signed compare with 0x20
  * catches controls and every byte >= 0x80 at once; '<' and '>' (0x3c,
@@ -1312,7 +1287,7 @@ static __attribute__((noinline)) int json_string_rest(vmu_buf *out, const unsign
     next_run:;
         size_t start = i;
         i = i < len ? json_plain_run(u, i, len) : len;
-        copy_run(d + n, u + start, i - start);
+        vmu_copy_short(d + n, u + start, i - start);
         n += i - start;
         if (i == len)
             break;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "copy_short.h"
 #include "vmutils/base.h"
 #include "vmutils/log_async.h"
 
@@ -151,23 +152,6 @@ static void *take_aligned(cursor *c, size_t size)
     return (void *)p;
 }
 
-/* Most strings of a record are a few bytes: fixed-size moves (overlapping
- * where the length is not a power of two) instead of a memcpy call. */
-static inline void move_small(char *d, const char *s, size_t len)
-{
-    if (len >= 8) {
-        memcpy(d, s, 8);
-        memcpy(d + len - 8, s + len - 8, 8);
-    } else if (len >= 4) {
-        memcpy(d, s, 4);
-        memcpy(d + len - 4, s + len - 4, 4);
-    } else {
-        d[0] = s[0];
-        d[len / 2] = s[len / 2];
-        d[len - 1] = s[len - 1];
-    }
-}
-
 static inline const char *copy_bytes(cursor *c, const char *s, size_t len)
 {
     if (!s)
@@ -178,11 +162,9 @@ static inline const char *copy_bytes(cursor *c, const char *s, size_t len)
         c->full = true;
         return NULL;
     }
+    /* Most strings of a record are a few bytes. */
     char *d = (char *)c->at;
-    if (len <= 16)
-        move_small(d, s, len);
-    else
-        memcpy(d, s, len);
+    vmu_copy_short(d, s, len);
     c->at += len;
     return d;
 }
