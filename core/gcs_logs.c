@@ -497,10 +497,14 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
         uint64_t e = feed_off + yajl_get_bytes_consumed(ps->yajl);
         uint64_t vs = gcs_parser_value_start(ps, (size_t)(e - feed_off));
         /* Only white space since the last value: the bad byte is the one
-         * yajl stopped after, unless that byte ended the last value (yajl
-         * puts back a '/' it refuses as a comment: "24/" stops at the '/'). */
+         * yajl stopped after, unless that byte ended the last value or is
+         * itself white space: yajl puts back a '/' it refuses as a comment,
+         * so "24/" and "}\n/" stop at the '/'. Which of the two it is must
+         * not depend on how the stream was cut into chunks. */
         if (vs == UINT64_MAX)
-            vs = e > feed_off && e - 1 >= ps->scan_pos ? e - 1 : e;
+            vs = e > feed_off && e - 1 >= ps->scan_pos && !gcs_json_space(feed[e - 1 - feed_off])
+                     ? e - 1
+                     : e;
         uint64_t limit = e < feed_off + cut ? e + 1 : feed_off + cut;
         uint64_t at = go_error_at(d, p, off, vs, limit);
         if (d->broken)
