@@ -625,32 +625,30 @@ static inline bool in_place_ascii(const gcs_parser *p, const unsigned char *s, s
 
 static __attribute__((noinline)) int string_slow(gcs_parser *p, const unsigned char *s, size_t len);
 
+/* A string of the entry's own member, used where it lies in the feed: at
+ * depth 1 the value belongs to the member whose key came last. */
+static inline int member_string_in_place(gcs_parser *p, const unsigned char *s, size_t len)
+{
+    size_t slot = p->node_count - 1;
+    vmu_value *v = &p->nodes[slot].value;
+    v->kind = VMU_VALUE_STRING;
+    v->as.str.ptr = (const char *)s;
+    v->as.str.len = len;
+    return p->pending_std == GCS_STD_NONE ? 1 : member_done(p, slot, s - 1, len + 2);
+}
+
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
     gcs_parser *p = ctx;
-    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place_ascii(p, s, len)) {
-        /* At depth 1 the value belongs to the member whose key came last. */
-        size_t slot = p->node_count - 1;
-        vmu_value *v = &p->nodes[slot].value;
-        v->kind = VMU_VALUE_STRING;
-        v->as.str.ptr = (const char *)s;
-        v->as.str.len = len;
-        return p->pending_std == GCS_STD_NONE ? 1 : member_done(p, slot, s - 1, len + 2);
-    }
+    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place_ascii(p, s, len))
+        return member_string_in_place(p, s, len);
     return string_slow(p, s, len);
 }
 
 static int string_slow(gcs_parser *p, const unsigned char *s, size_t len)
 {
-    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place(p, s, len)) {
-        /* At depth 1 the value belongs to the member whose key came last. */
-        size_t slot = p->node_count - 1;
-        vmu_value *v = &p->nodes[slot].value;
-        v->kind = VMU_VALUE_STRING;
-        v->as.str.ptr = (const char *)s;
-        v->as.str.len = len;
-        return p->pending_std == GCS_STD_NONE ? 1 : member_done(p, slot, s - 1, len + 2);
-    }
+    if (p->depth == 1 && p->top == GCS_TOP_OBJECT && in_place(p, s, len))
+        return member_string_in_place(p, s, len);
     if (p->depth == 0)
         return top_scalar(p, gcs_type_error_string);
     if (p->top == GCS_TOP_ARRAY)
