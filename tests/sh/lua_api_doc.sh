@@ -2,7 +2,8 @@
 # docs/lua-api.md against the built module, both ways: every function and
 # constant of `require "vmutils"` (members of nested tables included) has a
 # heading `### vmutils.NAME`, every such heading names something the module
-# has, and every function's section shows an example.
+# has, every function's section shows an example, and every example runs
+# and prints what its `-->` comments say.
 # LUA_API_DOC selects another page (to see the test fail on a partial one).
 set -u
 cd "$(dirname "$0")/../.."
@@ -83,6 +84,33 @@ while read -r kind path; do
     not_ok "example given: $path (no \`\`\`lua block in its section)"
   fi
 done <"$tmp/module"
+
+# Every ```lua example runs (in a fresh lua5.4, the module as the global
+# `vmutils`, from the top of the repository, without ProgramFiles) and prints what its `--> ...`
+# comments say, in order (runs of white space compared as one space).
+awk -v dir="$tmp" '
+  /^```lua/ { inb = 1; blocks++; file = dir "/example" blocks; print NR > (file ".line"); next }
+  /^```/ && inb { inb = 0; next }
+  inb {
+    print > (file ".lua")
+    if (match($0, /-->.*/)) print substr($0, RSTART + 3) > (file ".want")
+  }' "$DOC"
+for code in "$tmp"/example*.lua; do
+  [ -f "$code" ] || continue
+  base=${code%.lua} line=$(cat "$base.line")
+  env -u ProgramFiles VMUTILS_SO_DIR="$BUILD" lua5.4 -e 'package.cpath = os.getenv("VMUTILS_SO_DIR") .. "/?.so;" .. package.cpath
+    vmutils = require "vmutils"' "$code" >"$base.out" 2>"$base.err"
+  st=$?
+  norm() { sed -E 's/[[:space:]]+/ /g; s/^ //; s/ $//' "$1"; }
+  touch "$base.want"
+  if [ $st -ne 0 ]; then
+    not_ok "the example at line $line runs ($(tail -n 3 "$base.err" | tr '\n' ' ' | head -c 200))"
+  elif [ -s "$base.want" ] && ! diff <(norm "$base.want") <(norm "$base.out") >"$base.diff"; then
+    not_ok "the example at line $line prints what it says ($(tr '\n' ' ' <"$base.diff" | head -c 200))"
+  else
+    ok "the example at line $line runs$( [ -s "$base.want" ] && echo ' and prints what it says')"
+  fi
+done
 
 if grep -nE '\.\./shared|/work/' "$DOC" >"$tmp/outside"; then
   not_ok "the page names no file outside the repository ($(head -1 "$tmp/outside"))"
