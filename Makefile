@@ -12,6 +12,7 @@ BINDIR      ?= $(PREFIX)/bin
 LUA_CMODDIR ?= $(LIBDIR)/lua/$(LUA_VERSION)
 LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR      ?= $(PREFIX)/share/man
 
 BUILD ?= build
 CC    ?= cc
@@ -174,6 +175,8 @@ install: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME)
 	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
 	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 docs/vmutils.1 $(DESTDIR)$(MANDIR)/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	  -e 's|@VERSION@|$(VERSION)|g' vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
 
@@ -181,6 +184,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(INCLUDEDIR)/vmutils.h \
 	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
+	rm -f $(DESTDIR)$(MANDIR)/man1/vmutils.1
 
 clean:
 	rm -rf $(BUILD) build
