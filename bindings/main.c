@@ -119,6 +119,8 @@ static const char exit_statuses[] =
     "  2  usage error: a bad option or argument, a missing or unreadable file,\n"
     "     a directory where a file is expected\n";
 
+/* The running command, whose name starts every message; NULL before one
+ * is chosen and for a script on standard input. */
 static const command *current;
 
 static const command *find_command(const char *name)
@@ -127,11 +129,6 @@ static const command *find_command(const char *name)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
-}
-
-void vmu_cli_set_command(const char *name)
-{
-    current = name ? find_command(name) : NULL;
 }
 
 static void print_prefix(void)
@@ -263,7 +260,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         if (isatty(STDIN_FILENO)) {
-            vmu_cli_set_command("repl");
+            current = find_command("repl");
             return vmu_cmd_repl(1, argv);
         }
         return vmu_cmd_stdin();

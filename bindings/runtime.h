@@ -19,10 +19,8 @@ int vmu_cmd_gcs_logs(int argc, char **argv);
 /* Runs standard input as a script (`vmutils < script.lua`). */
 int vmu_cmd_stdin(void);
 
-/* The running command's name ("run", ...; NULL before one is chosen): every
- * message starts "vmutils NAME: ". Set by main before the command runs. */
-void vmu_cli_set_command(const char *name);
-/* "vmutils CMD: <message>\n" on stderr. */
+/* "vmutils CMD: <message>\n" on stderr, CMD the running command (main
+ * knows it; just "vmutils: " for a script on standard input). */
 void vmu_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, then "Try 'vmutils CMD --help'." on stderr.
  * Returns VMU_EXIT_USAGE. */
