@@ -89,8 +89,8 @@ command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ] && one_core=true
 for _ in $(seq "$RUNS"); do
   once go "$tmp/go-gcslogs" -format json
   once lua lua5.4 "$SHARED/anchors/lua-cjson-gcslogs.lua"
-  once vmutils "$VMUTILS" gcs-logs --format json
-  $one_core && once onecore taskset -c 0 "$VMUTILS" gcs-logs --format json
+  once vmutils "$VMUTILS" gcs-logs --vm-id bench-vm --format json
+  $one_core && once onecore taskset -c 0 "$VMUTILS" gcs-logs --vm-id bench-vm --format json
   once handler env LUA_CPATH="$BUILD/?.so;;" lua5.4 "$tmp/handler.lua"
 done
 go_s=${best_s[go]} lua_s=${best_s[lua]} c_s=${best_s[vmutils]} c_kb=${best_kb[vmutils]}
@@ -103,7 +103,7 @@ report "parse_gcs_logrus + handler" "${best_s[handler]}" "${best_kb[handler]}" "
 # Constant memory: 512 MiB through a pipe.
 big_runs=$(( (512 + MB - 1) / MB ))
 /usr/bin/time -f "%e %M" -o "$tmp/time" bash -c \
-  'for _ in $(seq '"$big_runs"'); do cat "$1"; done | "$2" gcs-logs --format json >/dev/null' _ "$corpus" "$VMUTILS"
+  'for _ in $(seq '"$big_runs"'); do cat "$1"; done | "$2" gcs-logs --vm-id bench-vm --format json >/dev/null' _ "$corpus" "$VMUTILS"
 read -r big_s big_kb <"$tmp/time"
 awk -v s="$big_s" -v kb="$big_kb" -v b="$((bytes * big_runs))" 'BEGIN {
   printf "%-32s %6.2f s %7.1f MB/s %27.1f MiB peak RSS\n", "vmutils, " int(b / 1048576) " MiB via a pipe", s, b / s / 1e6, kb / 1024 }'

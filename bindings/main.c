@@ -1,61 +1,285 @@
-/* build/vmutils: the runtime program. Picks the command; each lives in its
- * own file (runtime_*.c). */
+/* build/vmutils: the runtime program. Picks the command from the table
+ * below (one row per command: its name, its line in the overview, its help
+ * and the function that runs it; each lives in its own runtime_*.c), and
+ * holds the conventions every command shares: messages that start
+ * "vmutils CMD: ", usage errors that point at --help, one table of exit
+ * statuses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime.h"
 #include "runtime_cli.h"
 
-static void print_usage(FILE *out)
+typedef struct command {
+    const char *name;
+    const char *synopsis; /* the arguments, for the overview */
+    const char *summary;  /* one line, for the overview */
+    const char *help;     /* `vmutils help NAME`, from its "Usage:" line */
+    int (*run)(int argc, char **argv);
+} command;
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"run", "SCRIPT [ARGS...]", "run a Lua script with vmutils preloaded",
+     "Usage: vmutils run SCRIPT [ARGS...]\n"
+     "Runs the Lua 5.4 script SCRIPT (\"-\": standard input) with the standard\n"
+     "libraries and vmutils preloaded (the global vmutils and require \"vmutils\").\n"
+     "The script gets ARGS as ... and in the table arg, where arg[0] is SCRIPT.\n"
+     "A script error prints its message and a traceback; os.exit(N) exits with N.\n"
+     "\n"
+     "Options:\n"
+     "  -h, --help   print this help\n"
+     "  --           end of options: the next argument is SCRIPT\n",
+     vmu_cmd_run},
+    {"policy", "POLICY.lua [REQUEST]", "evaluate a policy and print the HCS document",
+     "Usage: vmutils policy [OPTIONS] POLICY.lua [REQUEST.json | -]\n"
+     "Evaluates the Lua policy POLICY.lua, in a sandbox, on a JSON request (a\n"
+     "file, \"-\" for standard input, or none for the empty request {}) and prints\n"
+     "the HCS document it returns as JSON on stdout. A policy that returns\n"
+     "nil, message rejects the request: the message goes to stderr, status 1.\n"
+     "\n"
+     "Options:\n"
+     "  --instructions N   instruction budget (default 50000000; 0: none)\n"
+     "  --memory SIZE      memory cap in bytes, or with a K, M or G suffix\n"
+     "                     (default 64M; 0: none)\n"
+     "  --compact          print the JSON on one line\n"
+     "  -h, --help         print this help\n",
+     vmu_cmd_policy},
+    {"gcs-logs", "--vm-id ID [FILE]", "forward a GCS log stream as logrus records",
+     "Usage: vmutils gcs-logs --vm-id ID [OPTIONS] [FILE | -]\n"
+     "Forwards a GCS (guest compute service) log stream, a sequence of logrus\n"
+     "JSON entries, as a container host does: each entry becomes a logrus record\n"
+     "carrying the field uvm-id=ID, printed on stdout. FILE is the stream\n"
+     "(none or \"-\": standard input).\n"
+     "\n"
+     "Options:\n"
+     "  --vm-id ID            the VM's id, the uvm-id of every record (required)\n"
+     "  --format text|json    logrus text or JSON records (default json)\n"
+     "  --level LEVEL         least severe level printed: panic, fatal, error,\n"
+     "                        warn (or warning), info, debug or trace; case is\n"
+     "                        ignored (default trace)\n"
+     "  --resync              log a bad entry or non-JSON text and go on,\n"
+     "                        instead of stopping at the first\n"
+     "  --max-entry-bytes N   entries over N bytes are reported, not decoded\n"
+     "                        (default 1048576)\n"
+     "  -h, --help            print this help\n"
+     "Options take their value as --name VALUE or --name=VALUE; one dash\n"
+     "(-name) works too.\n",
+     vmu_cmd_gcs_logs},
+    {"repl", "", "the interactive Lua prompt",
+     "Usage: vmutils repl\n"
+     "The interactive Lua 5.4 prompt, with vmutils preloaded; vmutils with no\n"
+     "command starts it too when standard input is a terminal. An expression\n"
+     "prints its value; an unfinished statement goes on at the \">>\" prompt.\n"
+     "Tab completes names, Up and Down recall earlier lines (kept in the file\n"
+     "$VMUTILS_HISTORY, default ~/.vmutils_history), Ctrl-C stops a running call\n"
+     "or drops what is being typed, Ctrl-D leaves.\n"
+     "\n"
+     "Options:\n"
+     "  -h, --help   print this help\n",
+     vmu_cmd_repl},
+    {"help", "[COMMAND]", "print this help, or the command's",
+     "Usage: vmutils help [COMMAND]\n"
+     "Prints the overview of vmutils, or the help of COMMAND (the same as\n"
+     "vmutils COMMAND --help).\n",
+     cmd_help},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const char overview_head[] =
+    "Usage: vmutils [COMMAND [ARGS...]]\n"
+    "Sizes and validates Hyper-V utility VMs from Lua: runs scripts and\n"
+    "policies with the vmutils module, and forwards GCS log streams.\n"
+    "\n"
+    "Commands:\n";
+
+static const char overview_tail[] =
+    "\n"
+    "Options:\n"
+    "  -h, --help                   print this help\n"
+    "  -v, --version                print the version\n"
+    "\n"
+    "With no command, vmutils starts the REPL when standard input is a\n"
+    "terminal and otherwise runs standard input as a script.\n"
+    "'vmutils help COMMAND' or 'vmutils COMMAND --help' describes a command.\n";
+
+static const char exit_statuses[] =
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  the job failed: a policy rejected the request, a script or runtime\n"
+    "     error, a read or write error\n"
+    "  2  usage error: a bad option or argument, a missing or unreadable file,\n"
+    "     a directory where a file is expected\n";
+
+/* The running command, whose name starts every message; NULL before one
+ * is chosen and for a script on standard input. */
+static const command *current;
+
+static const command *find_command(const char *name)
 {
-    fputs("usage: vmutils [COMMAND [ARGS...]]\n"
-          "\n"
-          "commands:\n"
-          "  run SCRIPT [ARGS...]     run a Lua script with vmutils preloaded (arg is set)\n"
-          "  policy [OPTIONS] POLICY.lua [REQUEST.json | -]\n"
-          "                           evaluate a policy on a request and print the HCS\n"
-          "                           document as JSON (no request: an empty one)\n"
-          "      --instructions N     instruction budget (default 50000000; 0: none)\n"
-          "      --memory SIZE        memory cap, bytes or with K/M/G (default 64M; 0: none)\n"
-          "      --compact            print the JSON on one line\n"
-          "  gcs-logs [--vm-id ID] [--format text|json] [--level L] [--resync] [FILE | -]\n"
-          "                           forward a GCS log stream to stdout\n"
-          "  repl                     the interactive prompt (also: no command on a terminal)\n"
-          "  --version                print the version\n"
-          "  --help                   print this help\n"
-          "\n"
-          "With no command and standard input not a terminal, vmutils runs standard\n"
-          "input as a script. Exit status: 0 success, 1 a script error or a rejected\n"
-          "request, 2 a usage error or a policy that failed.\n",
-          out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_prefix(void)
+{
+    if (current)
+        fprintf(stderr, "vmutils %s: ", current->name);
+    else
+        fputs("vmutils: ", stderr);
+}
+
+void vmu_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_prefix();
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void print_try(void)
+{
+    if (current)
+        fprintf(stderr, "Try 'vmutils %s --help'.\n", current->name);
+    else
+        fputs("Try 'vmutils --help'.\n", stderr);
+}
+
+int vmu_cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_prefix();
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    print_try();
+    return VMU_EXIT_USAGE;
+}
+
+int vmu_cli_bad_option(const char *option)
+{
+    return vmu_cli_usage_error("unrecognized option '%s'", option);
+}
+
+bool vmu_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Help goes to stdout; a stdout that cannot take it is an error (as in
+ * coreutils: `vmutils --help >/dev/full` must not exit 0). */
+static int finish_help(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        vmu_cli_error("write error: %s", strerror(errno));
+        return VMU_EXIT_FAILED;
+    }
+    return VMU_EXIT_OK;
+}
+
+static int print_overview(void)
+{
+    fputs(overview_head, stdout);
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s %s", commands[i].name, commands[i].synopsis);
+        if (strlen(left) <= 27)
+            printf("  %-27s  %s\n", left, commands[i].summary);
+        else
+            printf("  %s\n  %-27s  %s\n", left, "", commands[i].summary);
+    }
+    fputs(overview_tail, stdout);
+    fputs(exit_statuses, stdout);
+    return finish_help();
+}
+
+int vmu_cli_help(void)
+{
+    if (!current)
+        return print_overview();
+    fputs(current->help, stdout);
+    fputs(exit_statuses, stdout);
+    return finish_help();
+}
+
+int vmu_cli_open_input(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        vmu_cli_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        vmu_cli_error("%s: %s", path, strerror(EISDIR));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int vmu_cli_check_input(const char *path)
+{
+    int fd = vmu_cli_open_input(path);
+    if (fd < 0)
+        return VMU_EXIT_USAGE;
+    close(fd);
+    return VMU_EXIT_OK;
+}
+
+/* `vmutils help [COMMAND]`. */
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return vmu_cli_usage_error("unexpected argument '%s'", argv[2]);
+    if (argc < 2)
+        return print_overview();
+    if (argv[1][0] == '-' && argv[1][1] != '\0')
+        return vmu_cli_bad_option(argv[1]);
+    const command *cmd = find_command(argv[1]);
+    current = cmd; /* an unknown one is reported as `vmutils NAME` reports it */
+    if (!cmd)
+        return vmu_cli_usage_error("unknown command '%s'", argv[1]);
+    return vmu_cli_help();
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        if (isatty(STDIN_FILENO))
+        if (isatty(STDIN_FILENO)) {
+            current = find_command("repl");
             return vmu_cmd_repl(1, argv);
+        }
         return vmu_cmd_stdin();
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-v") == 0) {
         puts(VMU_PROGRAM_VERSION);
-        return 0;
+        return finish_help();
     }
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        print_usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "run") == 0)
-        return vmu_cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "policy") == 0)
-        return vmu_cmd_policy(argc - 1, argv + 1);
-    if (strcmp(cmd, "repl") == 0)
-        return vmu_cmd_repl(argc - 1, argv + 1);
-    if (strcmp(cmd, "gcs-logs") == 0)
-        return vmu_cmd_gcs_logs(argc - 1, argv + 1);
-    fprintf(stderr, "vmutils: unknown command '%s'\n\n", cmd);
-    print_usage(stderr);
-    return 2;
+    if (vmu_cli_is_help(name))
+        return print_overview();
+    if (name[0] == '-' && name[1] != '\0')
+        return vmu_cli_bad_option(name);
+    const command *cmd = find_command(name);
+    if (!cmd)
+        return vmu_cli_usage_error("unknown command '%s'", name);
+    current = cmd;
+    /* `vmutils CMD --help`; commands with options also take it among them. */
+    if (argc > 2 && vmu_cli_is_help(argv[2]))
+        return vmu_cli_help();
+    return cmd->run(argc - 1, argv + 1);
 }

@@ -7,7 +7,6 @@
  * stream's records are not held back. Where no thread can be started, the
  * records are formatted here, between reads, to the same bytes. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +16,6 @@
 #include "vmutils.h"
 
 #define OUT_BUFFER (64u * 1024u)
-
-static const char usage[] =
-    "usage: vmutils gcs-logs [--vm-id ID] [--format text|json] [--level L] [--resync]\n"
-    "                        [--max-entry-bytes N] [FILE|-]\n"
-    "Forwards a GCS (guest compute service) log stream, a sequence of logrus JSON\n"
-    "entries, as a Go container host does, and prints the records on stdout.\n"
-    "  --vm-id ID            value of the uvm-id field (default \"bench-vm\")\n"
-    "  --format text|json    logrus text or JSON records (default json)\n"
-    "  --level L             least severe level printed: panic fatal error warn(ing)\n"
-    "                        info debug trace (default trace)\n"
-    "  --resync              log a bad entry or non-JSON text and go on, instead of\n"
-    "                        stopping as Go does\n"
-    "  --max-entry-bytes N   entries over N bytes are reported, not decoded\n"
-    "                        (default 1048576)\n"
-    "  FILE                  the stream (default, or \"-\": stdin)\n"
-    "The defaults are those of the Go anchor (go-gcslogs).\n";
 
 typedef struct out_buffer {
     int fd;
@@ -93,6 +76,7 @@ typedef struct source {
     int fd;
     out_buffer *out;
     vmu_log_async *async; /* NULL: records are formatted by format_record */
+    int read_errno;       /* the first read error that is not an end */
 } source;
 
 /* Reads the stream once the records so far are handed on; stops early (as
@@ -107,136 +91,189 @@ static ptrdiff_t read_source(void *user, void *buf, size_t cap)
     } else if (flush_out(src->out) != 0) {
         return 0;
     }
-    return read(src->fd, buf, cap);
+    ptrdiff_t n = read(src->fd, buf, cap);
+    /* The forwarder ends the stream quietly at these, as at EOF. */
+    if (n < 0 && errno != EINTR && errno != ECONNRESET && errno != ECONNABORTED &&
+        !src->read_errno)
+        src->read_errno = errno;
+    return n;
 }
 
-/* "--name VALUE", "--name=VALUE" (one dash works too, as in Go's flag). */
-static const char *option_value(int argc, char **argv, int *i, const char *name, bool *bad)
+/* What the options set. */
+typedef struct gcs_args {
+    const char *vm_id; /* required: no VM id is right for every stream */
+    const char *path;  /* NULL or "-": stdin */
+    vmu_log_format format;
+    vmu_log_level level;
+    vmu_gcs_options opts;
+} gcs_args;
+
+/* An option: its name, whether it takes a value, and what it does with it.
+ * apply returns 0, or the exit status of a usage error (message printed). */
+typedef struct gcs_option {
+    const char *name;
+    bool takes_value;
+    int (*apply)(gcs_args *args, const char *value);
+} gcs_option;
+
+static int set_vm_id(gcs_args *args, const char *value)
+{
+    args->vm_id = value;
+    return 0;
+}
+
+static int set_format(gcs_args *args, const char *value)
+{
+    if (strcmp(value, "json") == 0)
+        args->format = VMU_LOG_JSON;
+    else if (strcmp(value, "text") == 0)
+        args->format = VMU_LOG_TEXT;
+    else
+        return vmu_cli_usage_error("--format must be text or json, not '%s'", value);
+    return 0;
+}
+
+static int set_level(gcs_args *args, const char *value)
+{
+    if (vmu_log_level_parse(value, strlen(value), &args->level) == 0)
+        return 0;
+    /* logrus's own words for it, the name quoted as Go's %q does. */
+    vmu_buf quoted;
+    vmu_buf_init(&quoted);
+    vmu_format_go_quote(value, strlen(value), &quoted);
+    int rc = vmu_cli_usage_error("not a valid logrus Level: %.*s", (int)quoted.len,
+                                 quoted.data ? quoted.data : "");
+    vmu_buf_free(&quoted);
+    return rc;
+}
+
+static int set_resync(gcs_args *args, const char *value)
+{
+    (void)value;
+    args->opts.resync = true;
+    return 0;
+}
+
+static int set_max_entry_bytes(gcs_args *args, const char *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (errno || *end || end == value || value[0] == '-' || n == 0 ||
+        n > VMU_GCS_MAX_ENTRY_BYTES_LIMIT)
+        return vmu_cli_usage_error("--max-entry-bytes must be 1..%zu",
+                                   (size_t)VMU_GCS_MAX_ENTRY_BYTES_LIMIT);
+    args->opts.max_entry_bytes = (size_t)n;
+    return 0;
+}
+
+static const gcs_option gcs_options[] = {
+    {"vm-id", true, set_vm_id},
+    {"format", true, set_format},
+    {"level", true, set_level},
+    {"resync", false, set_resync},
+    {"max-entry-bytes", true, set_max_entry_bytes},
+};
+
+/* One option at argv[*i]: "--name", "--name VALUE" or "--name=VALUE" (one
+ * dash works too, as in Go's flag package). */
+static int parse_option(gcs_args *args, int argc, char **argv, int *i)
 {
     const char *arg = argv[*i];
-    arg += arg[1] == '-' ? 2 : 1;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "vmutils gcs-logs: option --%s needs a value\n", name);
-        *bad = true;
-        return NULL;
+    const char *name = arg + (arg[1] == '-' ? 2 : 1);
+    const char *eq = strchr(name, '=');
+    size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+    for (size_t k = 0; k < sizeof gcs_options / sizeof gcs_options[0]; k++) {
+        const gcs_option *o = &gcs_options[k];
+        if (strlen(o->name) != name_len || strncmp(o->name, name, name_len) != 0)
+            continue;
+        const char *value = NULL;
+        if (!o->takes_value) {
+            if (eq)
+                return vmu_cli_usage_error("option '--%s' takes no value", o->name);
+        } else if (eq) {
+            value = eq + 1;
+        } else if (*i + 1 < argc) {
+            value = argv[++*i];
+        } else {
+            return vmu_cli_usage_error("option '--%s' needs a value", o->name);
+        }
+        return o->apply(args, value);
     }
-    return argv[++*i];
+    return vmu_cli_bad_option(arg);
 }
 
-static bool is_flag(const char *arg, const char *name)
+/* Fills args from the command line. Returns 0, -1 for --help, or the exit
+ * status of a usage error. */
+static int parse_args(gcs_args *args, int argc, char **argv)
 {
-    arg += arg[1] == '-' ? 2 : 1;
-    return strcmp(arg, name) == 0;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (args->path)
+                return vmu_cli_usage_error("unexpected argument '%s'", arg);
+            args->path = arg;
+        } else if (strcmp(arg, "--") == 0) {
+            options_done = true;
+        } else if (vmu_cli_is_help(arg) || strcmp(arg, "-help") == 0) {
+            return -1;
+        } else {
+            int rc = parse_option(args, argc, argv, &i);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    if (!args->vm_id)
+        return vmu_cli_usage_error("missing --vm-id ID (the VM's id, the uvm-id of every record)");
+    return 0;
 }
 
 int vmu_cmd_gcs_logs(int argc, char **argv)
 {
-    const char *vm_id = "bench-vm";
-    const char *path = NULL;
-    vmu_log_format format = VMU_LOG_JSON;
-    vmu_log_level level = VMU_LEVEL_TRACE;
-    vmu_gcs_options opts;
-    vmu_gcs_options_init(&opts);
-
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value;
-        bool bad = false;
-        if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (path) {
-                fprintf(stderr, "vmutils gcs-logs: more than one input given\n%s", usage);
-                return 2;
-            }
-            path = arg;
-        } else if (is_flag(arg, "help") || is_flag(arg, "h")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (is_flag(arg, "resync")) {
-            opts.resync = true;
-        } else if ((value = option_value(argc, argv, &i, "vm-id", &bad)) != NULL) {
-            vm_id = value;
-        } else if ((value = option_value(argc, argv, &i, "format", &bad)) != NULL) {
-            if (strcmp(value, "json") == 0) {
-                format = VMU_LOG_JSON;
-            } else if (strcmp(value, "text") == 0) {
-                format = VMU_LOG_TEXT;
-            } else {
-                fprintf(stderr, "vmutils gcs-logs: --format must be text or json, not \"%s\"\n",
-                        value);
-                return 2;
-            }
-        } else if ((value = option_value(argc, argv, &i, "level", &bad)) != NULL) {
-            if (vmu_log_level_parse(value, strlen(value), &level) != 0) {
-                vmu_buf quoted;
-                vmu_buf_init(&quoted);
-                vmu_format_go_quote(value, strlen(value), &quoted);
-                fprintf(stderr, "not a valid logrus Level: %.*s\n", (int)quoted.len,
-                        quoted.data ? quoted.data : "");
-                vmu_buf_free(&quoted);
-                return 2;
-            }
-        } else if ((value = option_value(argc, argv, &i, "max-entry-bytes", &bad)) != NULL) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(value, &end, 10);
-            if (errno || *end || end == value || value[0] == '-' || n == 0 ||
-                n > VMU_GCS_MAX_ENTRY_BYTES_LIMIT) {
-                fprintf(stderr, "vmutils gcs-logs: --max-entry-bytes must be 1..%zu\n",
-                        (size_t)VMU_GCS_MAX_ENTRY_BYTES_LIMIT);
-                return 2;
-            }
-            opts.max_entry_bytes = (size_t)n;
-        } else {
-            if (!bad)
-                fprintf(stderr, "vmutils gcs-logs: unknown option %s\n%s", arg, usage);
-            return 2;
-        }
-        if (bad)
-            return 2;
-    }
+    gcs_args args = {.format = VMU_LOG_JSON, .level = VMU_LEVEL_TRACE};
+    vmu_gcs_options_init(&args.opts);
+    int rc = parse_args(&args, argc, argv);
+    if (rc == -1)
+        return vmu_cli_help();
+    if (rc != 0)
+        return rc;
 
     source src = {.fd = 0};
     const char *name = "/dev/stdin";
-    if (path && strcmp(path, "-") != 0) {
-        src.fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (src.fd < 0) {
-            fprintf(stderr, "vmutils gcs-logs: open %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        name = path;
+    if (args.path && strcmp(args.path, "-") != 0) {
+        src.fd = vmu_cli_open_input(args.path);
+        if (src.fd < 0)
+            return VMU_EXIT_USAGE;
+        name = args.path;
     }
 
     out_buffer *out = malloc(sizeof *out);
     vmu_logger *logger = vmu_logger_new();
     if (!out || !logger) {
-        fputs("vmutils gcs-logs: out of memory\n", stderr);
+        vmu_cli_error("out of memory");
         free(out);
         vmu_logger_free(logger);
-        return 1;
+        if (src.fd != 0)
+            close(src.fd);
+        return VMU_EXIT_FAILED;
     }
     out->fd = 1;
     out->failed = false;
     out->write_errno = 0;
-    out->format = format;
+    out->format = args.format;
     out->format_failed = false;
     vmu_buf_init(&out->text);
     src.out = out;
-    vmu_logger_set_level(logger, level);
-    vmu_logger_set_format(logger, format);
-    src.async = vmu_log_async_new(format, write_text, out);
+    vmu_logger_set_level(logger, args.level);
+    vmu_logger_set_format(logger, args.format);
+    src.async = vmu_log_async_new(args.format, write_text, out);
     if (src.async)
         vmu_logger_set_sink(logger, vmu_log_async_sink, src.async);
     else
         vmu_logger_set_sink(logger, format_record, out);
 
-    int rc = vmu_gcs_forward(vm_id, read_source, &src, name, &opts, logger, NULL);
+    rc = vmu_gcs_forward(args.vm_id, read_source, &src, name, &args.opts, logger, NULL);
     if (src.async) {
         int errors = vmu_log_async_close(src.async);
         if (errors & VMU_LOG_ASYNC_NOMEM)
@@ -245,13 +282,17 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
             out->failed = true;
     }
     flush_out(out);
-    int status = 0;
+    int status = VMU_EXIT_OK;
     if (rc != 0 || out->format_failed) {
-        fputs("vmutils gcs-logs: out of memory\n", stderr);
-        status = 1;
+        vmu_cli_error("out of memory");
+        status = VMU_EXIT_FAILED;
     } else if (out->failed) {
-        fprintf(stderr, "vmutils gcs-logs: write stdout: %s\n", strerror(out->write_errno));
-        status = 1;
+        vmu_cli_error("write stdout: %s", strerror(out->write_errno));
+        status = VMU_EXIT_FAILED;
+    } else if (src.read_errno) {
+        /* Logged as a record too, as the Go host does; the status says it. */
+        vmu_cli_error("read %s: %s", name, strerror(src.read_errno));
+        status = VMU_EXIT_FAILED;
     }
     vmu_logger_free(logger);
     vmu_buf_free(&out->text);

@@ -1,28 +1,19 @@
 /* `vmutils policy [OPTIONS] POLICY.lua [REQUEST.json | -]`: the command-line
- * face of the embedding API. Exit 0 with the document on stdout, 1 when the
- * policy rejects the request (its message on stderr), 2 for usage errors and
- * failures (bad request, script error, a limit reached). */
+ * face of the embedding API. Exit 0 with the document on stdout; 1 when the
+ * job fails: the policy rejects the request (its message on stderr), the
+ * request is malformed, the policy does not load or fails (a script error,
+ * a limit reached), or a read or write fails; 2 for usage errors, a missing
+ * or unreadable file among them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime_cli.h"
 #include "vmutils_runtime.h"
-
-#define EXIT_REJECTED 1
-#define EXIT_FAILED 2
-
-static int usage_error(const char *fmt, const char *what)
-{
-    fputs("vmutils policy: ", stderr);
-    fprintf(stderr, fmt, what);
-    fputs("\nusage: vmutils policy [--instructions N] [--memory SIZE] [--compact] POLICY.lua "
-          "[REQUEST.json | -]\n",
-          stderr);
-    return EXIT_FAILED;
-}
 
 /* A count with an optional K, M or G (powers of 1024) suffix. */
 static int parse_size(const char *text, uint64_t *out)
@@ -61,29 +52,32 @@ static int read_all(FILE *f, vmu_buf *out)
     return ferror(f) ? -1 : 0;
 }
 
+/* Reads the request into out. Returns 0, or the exit status of the failure
+ * (its message printed). */
 static int read_request(const char *path, vmu_buf *out)
 {
-    if (!path) {
-        return vmu_buf_puts(out, "{}");
-    }
-    if (strcmp(path, "-") == 0) {
-        if (read_all(stdin, out) < 0) {
-            fprintf(stderr, "vmutils policy: cannot read the request from stdin: %s\n",
-                    out->failed ? "not enough memory" : strerror(errno));
-            return -1;
+    if (!path)
+        return vmu_buf_puts(out, "{}") == 0 ? 0 : VMU_EXIT_FAILED;
+    FILE *f = stdin;
+    if (strcmp(path, "-") != 0) {
+        int fd = vmu_cli_open_input(path);
+        if (fd < 0)
+            return VMU_EXIT_USAGE;
+        f = fdopen(fd, "rb");
+        if (!f) {
+            vmu_cli_error("cannot open %s: %s", path, strerror(errno));
+            close(fd);
+            return VMU_EXIT_FAILED;
         }
-        return 0;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "vmutils policy: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
+    int rc = 0;
+    if (read_all(f, out) < 0) {
+        vmu_cli_error("cannot read %s: %s", f == stdin ? "the request from stdin" : path,
+                      out->failed ? "not enough memory" : strerror(errno));
+        rc = VMU_EXIT_FAILED;
     }
-    int rc = read_all(f, out);
-    if (rc < 0)
-        fprintf(stderr, "vmutils policy: cannot read %s: %s\n", path,
-                out->failed ? "not enough memory" : strerror(errno));
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     return rc;
 }
 
@@ -99,7 +93,7 @@ int vmu_cmd_policy(int argc, char **argv)
         if (strcmp(a, "--instructions") == 0 || strcmp(a, "--memory") == 0) {
             uint64_t value;
             if (i + 1 >= argc || parse_size(argv[i + 1], &value) < 0)
-                return usage_error("%s needs a number (K, M, G suffixes allowed)", a);
+                return vmu_cli_usage_error("%s needs a number (K, M, G suffixes allowed)", a);
             if (a[2] == 'i')
                 config.instruction_budget = value ? value : UINT64_MAX;
             else
@@ -107,39 +101,44 @@ int vmu_cmd_policy(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--compact") == 0) {
             config.json_indent = 0;
+        } else if (vmu_cli_is_help(a)) {
+            return vmu_cli_help();
         } else if (strcmp(a, "--") == 0) {
             for (i++; i < argc; i++) {
                 if (npositional == 2)
-                    return usage_error("unexpected argument '%s'", argv[i]);
+                    return vmu_cli_usage_error("unexpected argument '%s'", argv[i]);
                 positional[npositional++] = argv[i];
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
+            return vmu_cli_bad_option(a);
         } else {
             if (npositional == 2)
-                return usage_error("unexpected argument '%s'", a);
+                return vmu_cli_usage_error("unexpected argument '%s'", a);
             positional[npositional++] = a;
         }
     }
     if (npositional == 0)
-        return usage_error("%s", "missing POLICY.lua");
+        return vmu_cli_usage_error("missing POLICY.lua");
+    if (vmu_cli_check_input(positional[0]) != VMU_EXIT_OK)
+        return VMU_EXIT_USAGE;
 
     vmu_buf request;
     vmu_buf_init(&request);
-    if (read_request(positional[1], &request) < 0) {
+    int exit_status = read_request(positional[1], &request);
+    if (exit_status != 0) {
         vmu_buf_free(&request);
-        return EXIT_FAILED;
+        return exit_status;
     }
     vmu_err err = {{0}};
     vmu_runtime *rt = vmu_runtime_new(&config, &err);
     if (!rt) {
-        fprintf(stderr, "vmutils policy: %s\n", err.msg);
+        vmu_cli_error("%s", err.msg);
         vmu_buf_free(&request);
-        return EXIT_FAILED;
+        return VMU_EXIT_FAILED;
     }
-    int exit_status = EXIT_FAILED;
+    exit_status = VMU_EXIT_FAILED;
     if (vmu_runtime_load_policy_file(rt, positional[0]) != VMU_RUNTIME_OK) {
-        fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+        vmu_cli_error("%s", vmu_runtime_error(rt));
     } else {
         const char *document;
         size_t len;
@@ -148,14 +147,14 @@ int vmu_cmd_policy(int argc, char **argv)
         case VMU_RUNTIME_OK:
             fwrite(document, 1, len, stdout);
             fputc('\n', stdout);
-            exit_status = fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+            if (fflush(stdout) == 0 && !ferror(stdout))
+                exit_status = VMU_EXIT_OK;
+            else
+                vmu_cli_error("write stdout: %s", strerror(errno));
             break;
         case VMU_RUNTIME_REJECTED:
-            fprintf(stderr, "%s\n", vmu_runtime_error(rt));
-            exit_status = EXIT_REJECTED;
-            break;
         case VMU_RUNTIME_ERROR:
-            fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+            vmu_cli_error("%s", vmu_runtime_error(rt));
             break;
         }
     }

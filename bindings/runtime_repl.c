@@ -291,10 +291,10 @@ static void show_results(lua_State *L, int base)
     lua_pushlightuserdata(L, &out);
     lua_rotate(L, base + 1, 2);
     if (lua_pcall(L, n + 1, 0, 0) != LUA_OK) {
-        fprintf(stderr, "vmutils: error printing the result: %s\n", lua_tostring(L, -1));
+        vmu_cli_error("error printing the result: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
     } else if (out.failed) {
-        fputs("vmutils: not enough memory to print the result\n", stderr);
+        vmu_cli_error("not enough memory to print the result");
     } else {
         fwrite(out.data, 1, out.len, stdout);
         fflush(stdout);
@@ -306,12 +306,13 @@ static void show_results(lua_State *L, int base)
 int vmu_cmd_repl(int argc, char **argv)
 {
     if (argc > 1) {
-        fprintf(stderr, "vmutils repl: unexpected argument '%s'\n", argv[1]);
-        return 2;
+        if (argv[1][0] == '-' && argv[1][1] != '\0')
+            return vmu_cli_bad_option(argv[1]);
+        return vmu_cli_usage_error("unexpected argument '%s'", argv[1]);
     }
     lua_State *L = vmu_cli_new_state();
     if (!L)
-        return 1;
+        return VMU_EXIT_FAILED;
     lua_newtable(L);
     lua_setglobal(L, "arg");
 

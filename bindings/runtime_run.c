@@ -62,7 +62,7 @@ int vmu_cli_report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "vmutils: %s\n", msg ? msg : "(error object is not a string)");
+        vmu_cli_error("%s", msg ? msg : "(error object is not a string)");
         fflush(stderr);
         lua_pop(L, 1);
     }
@@ -80,7 +80,7 @@ lua_State *vmu_cli_new_state(void)
 {
     lua_State *L = luaL_newstate();
     if (!L) {
-        fputs("vmutils: not enough memory\n", stderr);
+        vmu_cli_error("not enough memory");
         return NULL;
     }
     lua_pushcfunction(L, open_state);
@@ -91,8 +91,9 @@ lua_State *vmu_cli_new_state(void)
     return L;
 }
 
-/* arg as lua.c sets it: arg[0] the script, arg[1..] its arguments, and the
- * program at arg[-2] ("vmutils"), arg[-1] ("run"). */
+/* arg as lua.c sets it: arg[0] the script, arg[1..] its arguments, and what
+ * precedes it at negative indices ("vmutils" at arg[-2], "run" at arg[-1],
+ * or at arg[-3] and arg[-2] after a "--"). */
 static void set_arg(lua_State *L, char **argv, int script, int argc)
 {
     lua_createtable(L, argc - script - 1, script + 1);
@@ -116,19 +117,24 @@ static int run_chunk(lua_State *L, int status, char **args, int nargs)
 
 int vmu_cmd_run(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs("vmutils run: missing SCRIPT (usage: vmutils run SCRIPT [ARGS...])\n", stderr);
-        return 2;
-    }
+    int script = 1;
+    if (argc > 1 && strcmp(argv[1], "--") == 0)
+        script = 2;
+    else if (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0')
+        return vmu_cli_bad_option(argv[1]);
+    if (script >= argc)
+        return vmu_cli_usage_error("missing SCRIPT");
+    const char *path = strcmp(argv[script], "-") == 0 ? NULL : argv[script];
+    if (path && vmu_cli_check_input(path) != VMU_EXIT_OK)
+        return VMU_EXIT_USAGE;
     lua_State *L = vmu_cli_new_state();
     if (!L)
-        return 1;
+        return VMU_EXIT_FAILED;
     /* argv[-1] is the program name: main passes argv + 1. */
-    set_arg(L, argv - 1, 2, argc + 1);
-    const char *script = strcmp(argv[1], "-") == 0 ? NULL : argv[1];
-    int status = run_chunk(L, luaL_loadfile(L, script), argv + 2, argc - 2);
+    set_arg(L, argv - 1, script + 1, argc + 1);
+    int status = run_chunk(L, luaL_loadfile(L, path), argv + script + 1, argc - script - 1);
     lua_close(L);
-    return status == LUA_OK ? 0 : 1;
+    return status == LUA_OK ? VMU_EXIT_OK : VMU_EXIT_FAILED;
 }
 
 int vmu_cmd_stdin(void)
@@ -140,5 +146,5 @@ int vmu_cmd_stdin(void)
     lua_setglobal(L, "arg");
     int status = run_chunk(L, luaL_loadfile(L, NULL), NULL, 0);
     lua_close(L);
-    return status == LUA_OK ? 0 : 1;
+    return status == LUA_OK ? VMU_EXIT_OK : VMU_EXIT_FAILED;
 }

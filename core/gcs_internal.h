@@ -131,9 +131,6 @@ typedef struct gcs_std_state {
     size_t error_len;
 } gcs_std_state;
 
-/* logrus.ParseLevel (strings.ToLower, so U+0130 counts as 'i'). */
-int gcs_parse_level(const char *s, size_t len, vmu_log_level *out);
-
 /* Members of the top-level object that gcs_entry_apply may delete: the
  * exact lower-case standard keys, and "message" or "Message" (one of them
  * goes when the entry is an ETW one). Marked as the keys arrive, in member

@@ -493,7 +493,7 @@ static int member_done(gcs_parser *p, size_t slot, const uint8_t *raw, size_t ra
         return 1;
     }
     if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
-        gcs_parse_level(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
+        vmu_log_level_parse(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
         st->set |= 1u << GCS_STD_LEVEL;
         return 1;
     }

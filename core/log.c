@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "vmutils.h"
@@ -33,21 +32,87 @@ const char *vmu_log_level_name(vmu_log_level level)
     return "unknown";
 }
 
+static inline uint32_t load32(const char *s)
+{
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v;
+}
+
+/* The word of a literal (folded to a constant). */
+static inline uint32_t word32(const char *lit) { return load32(lit); }
+
+/* logrus.ParseLevel's strings.ToLower and exact match, where OR-ing 0x20
+ * lower-cases a word at once: a byte ORed with 0x20 equals a lower-case
+ * letter only when it is that letter or its upper case. Anything else
+ * (U+0130, other lengths, no match) is for parse_level_general. The GCS
+ * decoder parses the level of every entry, hence this fast path. */
+static int parse_level_ascii(const char *s, size_t len, vmu_log_level *out)
+{
+    const uint32_t fold = 0x20202020u;
+    uint32_t w;
+    switch (len) {
+    case 4:
+        w = load32(s) | fold;
+        if (w == word32("info"))
+            return *out = VMU_LEVEL_INFO, 0;
+        if (w == word32("warn"))
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    case 5: {
+        w = load32(s) | fold;
+        char last = (char)(s[4] | 0x20);
+        if (w == word32("debu") && last == 'g')
+            return *out = VMU_LEVEL_DEBUG, 0;
+        if (w == word32("erro") && last == 'r')
+            return *out = VMU_LEVEL_ERROR, 0;
+        if (w == word32("trac") && last == 'e')
+            return *out = VMU_LEVEL_TRACE, 0;
+        if (w == word32("fata") && last == 'l')
+            return *out = VMU_LEVEL_FATAL, 0;
+        if (w == word32("pani") && last == 'c')
+            return *out = VMU_LEVEL_PANIC, 0;
+        return -1;
+    }
+    case 7:
+        if ((load32(s) | fold) == word32("warn") && (load32(s + 3) | fold) == word32("ning"))
+            return *out = VMU_LEVEL_WARN, 0;
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+static int parse_level_general(const char *s, size_t len, vmu_log_level *out)
+{
+    /* strings.ToLower, then an exact match. The only runes outside ASCII
+     * that lower-case into these names are U+0130 (to 'i') and the Kelvin
+     * sign (to 'k', in none of them). */
+    char lower[8];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (n == sizeof lower)
+            return -1;
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            lower[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        } else if (c == 0xc4 && i + 1 < len && (unsigned char)s[i + 1] == 0xb0) {
+            lower[n++] = 'i';
+            i++;
+        } else {
+            return -1;
+        }
+    }
+    return parse_level_ascii(lower, n, out);
+}
+
 int vmu_log_level_parse(const char *name, size_t len, vmu_log_level *out)
 {
     if (!name)
         return -1;
-    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
-        if (strlen(level_names[i]) == len && strncasecmp(level_names[i], name, len) == 0) {
-            *out = (vmu_log_level)i;
-            return 0;
-        }
-    }
-    if (len == 4 && strncasecmp(name, "warn", 4) == 0) {
-        *out = VMU_LEVEL_WARN;
+    if (parse_level_ascii(name, len, out) == 0)
         return 0;
-    }
-    return -1;
+    return parse_level_general(name, len, out);
 }
 
 static vmu_field field_of(const char *key, vmu_value value)

@@ -109,6 +109,10 @@ static void test_level_parse(void **state)
         {"Info", VMU_LEVEL_INFO},   {"debug", VMU_LEVEL_DEBUG}, {"TRACE", VMU_LEVEL_TRACE},
         {"", -1},                   {"inf", -1},                {"warnings", -1},
         {"information", -1},        {" info", -1},              {"unknown", -1},
+        /* strings.ToLower: U+0130 lower-cases to 'i', the dotless U+0131
+         * and invalid UTF-8 to nothing ASCII. */
+        {"\xc4\xb0NFO", VMU_LEVEL_INFO}, {"wARN\xc4\xb0NG", VMU_LEVEL_WARN},
+        {"PAN\xc4\xb0" "C", VMU_LEVEL_PANIC}, {"warn\xc4\xb1ng", -1}, {"\xc4NFO", -1},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         vmu_log_level level = VMU_LEVEL_TRACE;

@@ -44,6 +44,8 @@ else
   echo "1..$n"; exit 1
 fi
 ANCHOR=$tmp/anchor/go-gcslogs
+# Both programs get the VM id explicitly (vmutils gcs-logs requires one).
+VM_ID=uvm-diff
 
 # Host time and Go type names are the only allowed differences. In JSON the
 # host time is not always the first "time" key (a nested object may hold one
@@ -58,9 +60,9 @@ mask() {
 # compare NAME FILE FORMAT [vmutils options...]
 compare() {
   local name=$1 file=$2 format=$3; shift 3
-  plain "$ANCHOR" -format "$format" <"$file" >"$tmp/go.raw" 2>"$tmp/go.err"
+  plain "$ANCHOR" -vm-id "$VM_ID" -format "$format" <"$file" >"$tmp/go.raw" 2>"$tmp/go.err"
   local go_status=$?
-  "$VMUTILS" gcs-logs --format "$format" "$@" <"$file" >"$tmp/c.raw" 2>"$tmp/c.err"
+  "$VMUTILS" gcs-logs --vm-id "$VM_ID" --format "$format" "$@" <"$file" >"$tmp/c.raw" 2>"$tmp/c.err"
   local c_status=$?
   mask <"$tmp/go.raw" >"$tmp/go.out"
   mask <"$tmp/c.raw" >"$tmp/c.out"
@@ -118,7 +120,7 @@ done
 # The same stream through a pipe written in small pieces (the decoder sees
 # short reads) prints the same records.
 corpus=$tmp/corpus-4.jsonl
-VMUTILS_BIN=$VMUTILS plain python3 - "$corpus" >"$tmp/c.out" <<'EOF'
+VMUTILS_BIN=$VMUTILS VM_ID=$VM_ID plain python3 - "$corpus" >"$tmp/c.out" <<'EOF'
 import os, random, sys
 data = open(sys.argv[1], 'rb').read()
 r, w = os.pipe()
@@ -134,10 +136,10 @@ if pid == 0:
     os._exit(0)
 os.close(w)
 os.dup2(r, 0)
-os.execvp(os.environ["VMUTILS_BIN"], ["vmutils", "gcs-logs"])
+os.execvp(os.environ["VMUTILS_BIN"], ["vmutils", "gcs-logs", "--vm-id", os.environ["VM_ID"]])
 EOF
 mask <"$tmp/c.out" >"$tmp/c.masked"
-plain "$ANCHOR" <"$corpus" | mask >"$tmp/go.out"
+plain "$ANCHOR" -vm-id "$VM_ID" <"$corpus" | mask >"$tmp/go.out"
 if cmp -s "$tmp/go.out" "$tmp/c.masked"; then
   ok "corpus seed 4 through a pipe in short writes"
 else

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The REPL on a terminal, driven through tmux as a person would drive it:
 # keys in with send-keys, the screen read back with capture-pane. Covers the
-# prompt, expressions, multi-line input, pretty printing, tab completion,
-# history (in the session and across sessions), Ctrl-C stopping a loop and
-# clearing a line, and Ctrl-D leaving. Prints TAP.
+# prompt, expressions, multi-line input (every kind of block closed on its
+# own line, nested blocks, a block abandoned with Ctrl-C, a long string
+# across lines), pretty printing, tab completion, history (in the session
+# and across sessions), Ctrl-C stopping a loop and clearing a line, and
+# Ctrl-D leaving. Prints TAP.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${VMUTILS_BUILD:-build}
@@ -48,6 +50,20 @@ settle() {
   done
 }
 check() { if wait_for "$2"; then ok "$1"; else not_ok "$1"; fi; }
+# The lines given, one after the other, on the screen (trailing blanks of
+# screen lines ignored).
+has_lines() {
+  local want
+  want=$(printf '%s\n' "$@")
+  [[ "$(screen | sed 's/ *$//')" == *"$want"* ]]
+}
+# check_lines NAME LINE...: waits for the last line, then checks them all.
+check_lines() {
+  local name=$1; shift
+  local last=${*: -1}
+  wait_for "^$(printf '%s' "$last" | sed 's/[][\.*^$(){}?+|/]/\\&/g')\$" >/dev/null
+  if has_lines "$@"; then ok "$name"; else not_ok "$name"; fi
+}
 # The last non-empty line of the screen.
 last_line() { screen | grep -v '^$' | tail -n 1; }
 
@@ -59,7 +75,6 @@ start() {
     "cd '$PWD' && VMUTILS_HISTORY='$work/history' TERM=xterm '$VMUTILS'; echo EXIT=\$?; sleep 600"
 }
 
-echo "1..19"
 if [ ! -x "$VMUTILS" ]; then
   echo "Bail out! $VMUTILS is not built"
   exit 1
@@ -77,6 +92,64 @@ check "an unfinished chunk continues with >>" '^>> ?$'
 line 'io.write(i, " ")'
 line 'end'
 check "the continued chunk runs once complete" '^1 2 3 '
+
+# Blocks closed on their own line, typed a line at a time. (The words go
+# in with send-keys -l: tmux would take a bare "end" for the End key.)
+line 'do'
+line 'blk = 41'
+line 'end'
+line 'blk + 1'
+check_lines "do ... end closed on its own line runs" '> do' '>> blk = 41' '>> end' '> blk + 1' '42'
+
+line 'wn = 0'
+line 'while wn < 5 do'
+line 'wn = wn + 1'
+line 'end'
+line 'wn * 100'
+check_lines "a while block closed on its own line runs" '>> end' '> wn * 100' '500'
+
+line 'function sq(v)'
+line 'return v * v'
+line 'end'
+line 'sq(9)'
+check_lines "a function closed on its own line is defined" '>> return v * v' '>> end' '> sq(9)' '81'
+
+line 'if sq(3) == 9 then'
+line 'print("nine it is")'
+line 'else'
+line 'print("not nine")'
+line 'end'
+check_lines "an if/else block closed on its own line runs" '>> else' '>> print("not nine")' '>> end' 'nine it is'
+
+line 'rk = 0'
+line 'repeat'
+line 'rk = rk + 7'
+line 'until rk >= 21'
+line 'rk'
+check_lines "a repeat block closed by until on its own line runs" '>> until rk >= 21' '> rk' '21'
+
+line 'for i = 1, 2 do'
+line 'for j = 1, 2 do'
+line 'if i == j then'
+line 'io.write("<", i, j, ">")'
+line 'end'
+line 'end'
+line 'end'
+line 'print()'
+check_lines "nested blocks each closed on their own line" '>> if i == j then' '>> io.write("<", i, j, ">")' \
+  '>> end' '>> end' '>> end' '<11><22>> print()'
+
+line 'do'
+line 'abandoned = true'
+key C-c
+settle
+line 'abandoned == nil'
+check_lines "Ctrl-C at >> abandons the block, nothing of it runs" '>> abandoned = true' '>>' '> abandoned == nil' 'true'
+
+line 'ls = [[first line'
+line 'second line]]'
+line 'ls'
+check_lines "a long string across lines" '> ls = [[first line' '>> second line]]' '> ls' '"first line\nsecond line"'
 
 line 't = { b = { 1, 2 }, a = "x", [10] = true }'
 settle
@@ -136,7 +209,7 @@ line '"fresh line"'
 check "Ctrl-C at the prompt drops the line" '^"fresh line"$'
 
 line 'error("oops")'
-check "errors are reported and the REPL goes on" 'vmutils: stdin:1: oops'
+check "errors are reported and the REPL goes on" '^vmutils repl: stdin:1: oops'
 
 key C-d
 check "Ctrl-D leaves with status 0" '^EXIT=0$'
@@ -151,4 +224,5 @@ key C-u
 key C-d
 wait_for '^EXIT=0$'
 
+echo "1..$n"
 [ "$failed" -eq 0 ]

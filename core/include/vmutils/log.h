@@ -36,8 +36,11 @@ typedef enum vmu_log_level {
 
 /* "panic" ... "trace" (logrus's Level.String(): WARN is "warning"). */
 const char *vmu_log_level_name(vmu_log_level level);
-/* logrus.ParseLevel: case-insensitive, "warn" and "warning" both accepted.
- * Returns 0 and sets *out, or -1 for an unknown name. */
+/* logrus.ParseLevel: the name lower-cased as Go's strings.ToLower does (so
+ * "İNFO", with U+0130, is "info"; invalid UTF-8 matches nothing), then
+ * exactly one of the names above or "warn". The one level parser of the
+ * library: the log system, the GCS decoder and the program all use it.
+ * Returns 0 and sets *out, or -1 for an unknown name (or NULL). */
 int vmu_log_level_parse(const char *name, size_t len, vmu_log_level *out);
 
 /* A field value: the subset of Go values that log records carry. Strings are
