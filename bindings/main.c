@@ -21,6 +21,7 @@ static void print_usage(FILE *out)
           "      --compact            print the JSON on one line\n"
           "  gcs-logs [--vm-id ID] [--format text|json] [--level L] [--resync] [FILE | -]\n"
           "                           forward a GCS log stream to stdout\n"
+          "  host [--json]            print this machine's NUMA topology (host --help)\n"
           "  repl                     the interactive prompt (also: no command on a terminal)\n"
           "  --version                print the version\n"
           "  --help                   print this help\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return vmu_cmd_policy(argc - 1, argv + 1);
     if (strcmp(cmd, "repl") == 0)
         return vmu_cmd_repl(argc - 1, argv + 1);
+    if (strcmp(cmd, "host") == 0)
+        return vmu_cmd_host(argc - 1, argv + 1);
     if (strcmp(cmd, "gcs-logs") == 0)
         return vmu_cmd_gcs_logs(argc - 1, argv + 1);
     fprintf(stderr, "vmutils: unknown command '%s'\n\n", cmd);

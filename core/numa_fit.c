@@ -377,8 +377,8 @@ static void describe_node(vmu_buf *b, const request *rq, const offer *o, uint64_
         vmu_buf_puts(b, "could take its share");
 }
 
-/* "node 0: ...; nodes 1-3: ..." with runs of nodes that have the same text
- * written once. Cut to the size of an error message. */
+/* "node 0: ...; nodes 1-7 (4): ..." with runs of nodes (ids from-to, and
+ * how many) that have the same text written once. Cut to the size of an error message. */
 static void explain(vmu_err *err, const request *rq, const offer *offers, size_t n, size_t k,
                     size_t usable)
 {
@@ -410,8 +410,8 @@ static void explain(vmu_err *err, const request *rq, const offer *offers, size_t
         if (j - i == 1)
             vmu_buf_printf(&b, "; node %" PRIu32 ": ", offers[i].node->id);
         else
-            vmu_buf_printf(&b, "; nodes %" PRIu32 "-%" PRIu32 ": ", offers[i].node->id,
-                           offers[j - 1].node->id);
+            vmu_buf_printf(&b, "; nodes %" PRIu32 "-%" PRIu32 " (%zu): ", offers[i].node->id,
+                           offers[j - 1].node->id, j - i);
         if (!line.failed)
             vmu_buf_append(&b, line.data, line.len);
         i = j;

@@ -1,0 +1,165 @@
+/* `vmutils host`: the host's NUMA topology (vmu_topology_discover) as a
+ * person reads it, one line a node and then the distances, or as JSON in
+ * the shape of vmutils.host_topology. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime_cli.h"
+#include "vmutils.h"
+
+static const char usage[] =
+    "usage: vmutils host [--json] [--xml FILE | --synthetic DESC] [--sysfs-root DIR]\n"
+    "Prints this machine's NUMA topology, as hwloc discovers it: per node the\n"
+    "allowed processors, memory free/total and huge pages, then the distances.\n"
+    "  --json             print the table vmutils.host_topology returns, as JSON\n"
+    "  --xml FILE         read an hwloc XML export instead of this machine\n"
+    "  --synthetic DESC   build an hwloc synthetic topology (\"pack:2 numa:2 core:4 pu:2\")\n"
+    "  --sysfs-root DIR   read free memory and huge pages under DIR (default /sys for\n"
+    "                     this machine, none for --xml and --synthetic)\n";
+
+/* "0-3,8,10-11" */
+static void put_cpu_list(vmu_buf *out, const uint32_t *cpus, uint32_t n)
+{
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j + 1 < n && cpus[j + 1] == cpus[j] + 1)
+            j++;
+        vmu_buf_printf(out, i ? ",%" PRIu32 : "%" PRIu32, cpus[i]);
+        if (j > i)
+            vmu_buf_printf(out, "-%" PRIu32, cpus[j]);
+        i = j + 1;
+    }
+}
+
+static void format_text(const vmu_topology *t, vmu_buf *out)
+{
+    vmu_buf_printf(out,
+                   "host: %" PRIu32 " logical processors allowed of %" PRIu32 " online (%" PRIu32
+                   " offline), %" PRIu32 " packages, %" PRIu32 " cores, %zu NUMA nodes\n",
+                   t->logical_processor_count, t->existing_processors, t->offline_processors,
+                   t->packages, t->cores, t->nodes_len);
+    for (size_t i = 0; i < t->nodes_len; i++) {
+        const vmu_topology_node *n = &t->nodes[i];
+        vmu_buf_printf(out, "node %" PRIu32 ": ", n->id);
+        if (n->cpu_less)
+            vmu_buf_puts(out, "no cpus (memory only)");
+        else {
+            vmu_buf_puts(out, "cpus ");
+            put_cpu_list(out, n->cpus, n->processors);
+            vmu_buf_printf(out, " (%" PRIu32 " of %" PRIu32 ", %" PRIu32 " cores", n->processors,
+                           n->existing_processors, n->cores);
+            if (n->package >= 0)
+                vmu_buf_printf(out, ", package %" PRId32, n->package);
+            vmu_buf_putc(out, ')');
+        }
+        if (n->memory_less)
+            vmu_buf_puts(out, ", no memory");
+        else
+            vmu_buf_printf(out, ", memory %" PRIu64 "/%" PRIu64 " MiB free", n->free_mb,
+                           n->memory_mb);
+        for (size_t h = 0; h < n->hugepages_len; h++) {
+            const vmu_hugepages *p = &n->hugepages[h];
+            if (p->size_kib % (1024 * 1024) == 0)
+                vmu_buf_printf(out, ", %" PRIu64 "G pages", p->size_kib / (1024 * 1024));
+            else if (p->size_kib % 1024 == 0)
+                vmu_buf_printf(out, ", %" PRIu64 "M pages", p->size_kib / 1024);
+            else
+                vmu_buf_printf(out, ", %" PRIu64 "K pages", p->size_kib);
+            vmu_buf_printf(out, " %" PRIu64 "/%" PRIu64 " free", p->free, p->total);
+        }
+        if (!n->allowed)
+            vmu_buf_puts(out, ", not allowed by the cpuset");
+        vmu_buf_putc(out, '\n');
+    }
+    vmu_buf_puts(out, "distances:\n     ");
+    for (size_t j = 0; j < t->nodes_len; j++)
+        vmu_buf_printf(out, " %4" PRIu32, t->nodes[j].id);
+    vmu_buf_putc(out, '\n');
+    for (size_t i = 0; i < t->nodes_len; i++) {
+        vmu_buf_printf(out, "%4" PRIu32 " ", t->nodes[i].id);
+        for (size_t j = 0; j < t->nodes_len; j++)
+            vmu_buf_printf(out, " %4" PRIu32, t->nodes[i].distances ? t->nodes[i].distances[j] : 0);
+        vmu_buf_putc(out, '\n');
+    }
+}
+
+/* The vmutils.host_topology table; integer keys written as strings, as the
+ * policy runtime writes them. */
+static void format_json(const vmu_topology *t, vmu_buf *out)
+{
+    vmu_buf_printf(out,
+                   "{\"LogicalProcessorCount\":%" PRIu32 ",\"cores\":%" PRIu32
+                   ",\"existing_processors\":%" PRIu32 ",\"nodes\":[",
+                   t->logical_processor_count, t->cores, t->existing_processors);
+    for (size_t i = 0; i < t->nodes_len; i++) {
+        const vmu_topology_node *n = &t->nodes[i];
+        vmu_buf_printf(out, "%s{\"allowed\":%s,\"cores\":%" PRIu32 ",\"cpu_less\":%s,\"cpus\":[",
+                       i ? "," : "", n->allowed ? "true" : "false", n->cores,
+                       n->cpu_less ? "true" : "false");
+        for (uint32_t c = 0; c < n->processors; c++)
+            vmu_buf_printf(out, c ? ",%" PRIu32 : "%" PRIu32, n->cpus[c]);
+        vmu_buf_puts(out, "],\"distances\":{");
+        for (size_t j = 0; n->distances && j < t->nodes_len; j++)
+            vmu_buf_printf(out, "%s\"%" PRIu32 "\":%" PRIu32, j ? "," : "", t->nodes[j].id,
+                           n->distances[j]);
+        vmu_buf_printf(out, "},\"existing_processors\":%" PRIu32 ",\"free_mb\":%" PRIu64
+                            ",\"hugepages\":{",
+                       n->existing_processors, n->free_mb);
+        for (size_t h = 0; h < n->hugepages_len; h++)
+            vmu_buf_printf(out, "%s\"%" PRIu64 "\":{\"free\":%" PRIu64 ",\"total\":%" PRIu64 "}",
+                           h ? "," : "", n->hugepages[h].size_kib, n->hugepages[h].free,
+                           n->hugepages[h].total);
+        vmu_buf_printf(out, "},\"id\":%" PRIu32 ",\"memory_less\":%s,\"memory_mb\":%" PRIu64,
+                       n->id, n->memory_less ? "true" : "false", n->memory_mb);
+        if (n->package >= 0)
+            vmu_buf_printf(out, ",\"package\":%" PRId32, n->package);
+        vmu_buf_printf(out, ",\"processors\":%" PRIu32 "}", n->processors);
+    }
+    vmu_buf_printf(out, "],\"offline_processors\":%" PRIu32 ",\"packages\":%" PRIu32 "}\n",
+                   t->offline_processors, t->packages);
+}
+
+int vmu_cmd_host(int argc, char **argv)
+{
+    vmu_topology_options opts = {0};
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (i + 1 < argc && strcmp(a, "--xml") == 0) {
+            opts.xml = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--synthetic") == 0) {
+            opts.synthetic = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--sysfs-root") == 0) {
+            opts.sysfs_root = argv[++i];
+        } else {
+            fprintf(stderr, "vmutils host: unexpected argument '%s'\n%s", a, usage);
+            return 2;
+        }
+    }
+    vmu_topology *t;
+    vmu_err err;
+    if (vmu_topology_discover(&opts, &t, &err) != 0) {
+        fprintf(stderr, "vmutils host: %s\n", err.msg);
+        return 1;
+    }
+    vmu_buf out;
+    vmu_buf_init(&out);
+    if (json)
+        format_json(t, &out);
+    else
+        format_text(t, &out);
+    vmu_topology_free(t);
+    int rc = 0;
+    if (out.failed || fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+        fprintf(stderr, "vmutils host: %s\n", out.failed ? "out of memory" : "write error");
+        rc = 1;
+    }
+    vmu_buf_free(&out);
+    return rc;
+}
