@@ -517,9 +517,10 @@ int vmu_numa_fit(vmu_logger *logger, const vmu_topology *host, uint32_t processo
         limit = 1;
     else if (opts->max_nodes && opts->max_nodes < limit)
         limit = opts->max_nodes;
-    if (limit > rq.units)
-        limit = (size_t)rq.units; /* every node takes at least one unit */
+    /* every node takes at least one unit */
     size_t table_k = usable_len < rq.units ? usable_len : (size_t)rq.units;
+    if (limit > table_k)
+        limit = table_k;
     s->max_k = table_k;
     int rc = 0;
     s->table = vmu_malloc((table_k + 1) * ((size_t)rq.processors + 1) * sizeof *s->table);
