@@ -32,13 +32,17 @@ static void put_cpu_list(vmu_buf *out, const uint32_t *cpus, uint32_t n)
     }
 }
 
+static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
+
 static void format_text(const vmu_topology *t, vmu_buf *out)
 {
     vmu_buf_printf(out,
-                   "host: %" PRIu32 " logical processors allowed of %" PRIu32 " online (%" PRIu32
-                   " offline), %" PRIu32 " packages, %" PRIu32 " cores, %zu NUMA nodes\n",
-                   t->logical_processor_count, t->existing_processors, t->offline_processors,
-                   t->packages, t->cores, t->nodes_len);
+                   "host: %" PRIu32 " logical processor%s allowed of %" PRIu32 " online (%" PRIu32
+                   " offline), %" PRIu32 " package%s, %" PRIu32 " core%s, %zu NUMA node%s\n",
+                   t->logical_processor_count, plural(t->logical_processor_count),
+                   t->existing_processors, t->offline_processors, t->packages,
+                   plural(t->packages), t->cores, plural(t->cores), t->nodes_len,
+                   plural(t->nodes_len));
     for (size_t i = 0; i < t->nodes_len; i++) {
         const vmu_topology_node *n = &t->nodes[i];
         vmu_buf_printf(out, "node %" PRIu32 ": ", n->id);
@@ -47,8 +51,8 @@ static void format_text(const vmu_topology *t, vmu_buf *out)
         else {
             vmu_buf_puts(out, "cpus ");
             put_cpu_list(out, n->cpus, n->processors);
-            vmu_buf_printf(out, " (%" PRIu32 " of %" PRIu32 ", %" PRIu32 " cores", n->processors,
-                           n->existing_processors, n->cores);
+            vmu_buf_printf(out, " (%" PRIu32 " of %" PRIu32 ", %" PRIu32 " core%s", n->processors,
+                           n->existing_processors, n->cores, plural(n->cores));
             if (n->package >= 0)
                 vmu_buf_printf(out, ", package %" PRId32, n->package);
             vmu_buf_putc(out, ')');
