@@ -140,13 +140,15 @@ static int64_t field_int(lua_State *L, int tbl, int arg, const char *key, const 
 
 /* A key of a hugepages or distances table: an integer or a string holding
  * one (JSON objects give strings). */
-static int64_t integer_key(lua_State *L, int idx, int arg, const char *where, int64_t max)
+static int64_t integer_key(lua_State *L, int idx, int arg, const char *where, const char *field,
+                           int64_t max)
 {
     int isint = 0;
     lua_Integer k = lua_tointegerx(L, idx, &isint);
     if (!isint || k < 0 || k > max)
-        luaL_argerror(L, arg, lua_pushfstring(L, "%s: key %s is not an integer in [0, %I]", where,
-                                              luaL_tolstring(L, idx, NULL), (lua_Integer)max));
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s.%s: key %s is not an integer in [0, %I]",
+                                              where, field, luaL_tolstring(L, idx, NULL),
+                                              (lua_Integer)max));
     return k;
 }
 
@@ -185,7 +187,7 @@ static void read_hugepages(lua_State *L, int node, int arg, const char *where,
         lua_pushnil(L);
         while (lua_next(L, tbl)) {
             vmu_hugepages *h = &slots[out->hugepages_len++];
-            h->size_kib = (uint64_t)integer_key(L, -2, arg, where, INT64_MAX);
+            h->size_kib = (uint64_t)integer_key(L, -2, arg, where, "hugepages", INT64_MAX);
             if (!lua_istable(L, -1))
                 luaL_argerror(L, arg,
                               lua_pushfstring(L, "%s.hugepages[%I]: table expected, got %s", where,
@@ -213,7 +215,7 @@ static void read_distances(lua_State *L, int node, int arg, const char *where,
         int tbl = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, tbl)) {
-            uint32_t id = (uint32_t)integer_key(L, -2, arg, where, UINT32_MAX);
+            uint32_t id = (uint32_t)integer_key(L, -2, arg, where, "distances", UINT32_MAX);
             const char *what = lua_pushfstring(L, "%s.distances[%I]", where, (lua_Integer)id);
             uint32_t d = (uint32_t)vmu_lua_check_integer_range(L, -2, arg, what, 1, UINT32_MAX);
             lua_pop(L, 2);
