@@ -94,6 +94,9 @@ static void make_offer(const request *rq, const vmu_topology_node *node, offer *
         if (mb > 0)
             o->units = mb >= 1.8e19 ? UINT64_MAX / rq->unit_mb : (uint64_t)mb / rq->unit_mb;
     }
+    /* sums over 64 nodes stay within the dynamic program's int64_t */
+    if (o->units > (uint64_t)INT64_MAX / MAX_NODES)
+        o->units = (uint64_t)INT64_MAX / MAX_NODES;
     if (!node->allowed)
         o->unusable = "outside the cpuset's memory nodes";
     else if (node->id >= MAX_NODES)
@@ -156,14 +159,11 @@ static size_t knapsack(search *s, uint64_t group, size_t k_limit)
     s->table[0].units = 0;
     s->table[0].mask = 0;
     size_t seen = 0;
-    for (size_t i = 0; i < s->usable_len; i++) {
-        if (!(group >> i & 1))
-            continue;
+    for (uint64_t rest = group; rest; rest &= rest - 1) {
+        size_t i = (size_t)__builtin_ctzll(rest);
         const offer *o = &s->usable[i];
         uint32_t give = o->processors < want ? o->processors : want;
-        int64_t units = (int64_t)(o->units > (uint64_t)INT64_MAX / MAX_NODES
-                                      ? (uint64_t)INT64_MAX / MAX_NODES
-                                      : o->units);
+        int64_t units = (int64_t)o->units;
         seen++;
         size_t top = seen < k_limit ? seen : k_limit;
         for (size_t j = top; j-- > 0;) {
@@ -194,19 +194,22 @@ static void consider(search *s, uint64_t group, uint32_t d)
     if (members < s->best_k)
         return;
     uint64_t cpus = 0, units = 0;
-    for (size_t i = 0; i < s->usable_len; i++)
-        if (group >> i & 1) {
-            cpus += s->usable[i].processors;
-            units += s->usable[i].units;
-        }
+    for (uint64_t rest = group; rest; rest &= rest - 1) {
+        const offer *o = &s->usable[__builtin_ctzll(rest)];
+        cpus += o->processors;
+        units += o->units;
+    }
     if (cpus < s->rq->processors || units < s->rq->units)
         return;
-    if (knapsack(s, group, s->best_k) != s->best_k)
-        return;
-    const cell *c = &s->table[s->best_k * ((size_t)s->rq->processors + 1) + s->rq->processors];
-    if (s->best_units < 0 || better(c->units, c->mask, s->best_units, s->best_mask)) {
-        s->best_units = c->units;
-        s->best_mask = c->mask;
+    cell found = {(int64_t)units, group}; /* a group of best_k nodes is the set */
+    if (members > s->best_k) {
+        if (knapsack(s, group, s->best_k) != s->best_k)
+            return;
+        found = s->table[s->best_k * ((size_t)s->rq->processors + 1) + s->rq->processors];
+    }
+    if (s->best_units < 0 || better(found.units, found.mask, s->best_units, s->best_mask)) {
+        s->best_units = found.units;
+        s->best_mask = found.mask;
         s->best_distance = d;
     }
 }
@@ -236,31 +239,42 @@ static void cliques(search *s, const uint64_t *adj, uint64_t r, uint64_t p, uint
     }
 }
 
-static int compare_u32(const void *a, const void *b)
+/* The fewest nodes whose largest capacities reach `want`, or 0. */
+static size_t fewest(uint64_t *caps, size_t n, uint64_t want)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    for (size_t i = 1; i < n; i++) { /* insertion sort, descending: n <= 64 */
+        uint64_t v = caps[i];
+        size_t j = i;
+        for (; j > 0 && caps[j - 1] < v; j--)
+            caps[j] = caps[j - 1];
+        caps[j] = v;
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += caps[i];
+        if (sum >= want)
+            return i + 1;
+    }
+    return 0;
 }
 
-/* The best set of at most k_limit nodes: 0 and s->best_*, or -1. */
-static int find_best(search *s, size_t k_limit)
+/* Adds d to the ascending set values[0..*n). */
+static void add_value(uint32_t *values, size_t *n, uint32_t d)
 {
-    uint64_t all = s->usable_len == 64 ? UINT64_MAX : ((uint64_t)1 << s->usable_len) - 1;
-    s->best_units = -1;
-    s->best_k = knapsack(s, all, k_limit);
-    if (s->best_k == 0)
-        return -1;
-    /* The distinct distances, ascending: the first threshold with a
-     * fitting set gives the smallest worst-case distance. */
-    uint32_t values[MAX_NODES * MAX_NODES];
-    size_t nvalues = 0;
-    for (size_t a = 0; a < s->usable_len; a++)
-        for (size_t b = a; b < s->usable_len; b++)
-            values[nvalues++] = s->dist[a][b];
-    qsort(values, nvalues, sizeof values[0], compare_u32);
+    size_t i = *n;
+    for (; i > 0 && values[i - 1] >= d; i--)
+        if (values[i - 1] == d)
+            return;
+    memmove(values + i + 1, values + i, (*n - i) * sizeof *values);
+    values[i] = d;
+    (*n)++;
+}
+
+/* The best set among those of exactly s->best_k nodes: the thresholds in
+ * ascending order, each with its maximal cliques. 0 when one fits. */
+static int search_thresholds(search *s, const uint32_t *values, size_t nvalues)
+{
     for (size_t v = 0; v < nvalues; v++) {
-        if (v && values[v] == values[v - 1])
-            continue;
         uint32_t d = values[v];
         uint64_t adj[MAX_NODES], present = 0;
         for (size_t a = 0; a < s->usable_len; a++) {
@@ -278,8 +292,37 @@ static int find_best(search *s, size_t k_limit)
         if (s->best_units >= 0)
             return 0;
     }
-    /* Unreached: at the largest distance all usable nodes form one clique,
-     * in which the unconstrained best set was found. */
+    return -1;
+}
+
+/* The best set of at most k_limit nodes: 0 and s->best_*, or -1. Node
+ * counts are tried from what the largest processor and memory capacities
+ * alone need upwards; the first that fits in some clique is the fewest, as
+ * at the largest distance all usable nodes form one clique. */
+static int find_best(search *s, size_t k_limit)
+{
+    uint64_t cpus[MAX_NODES], units[MAX_NODES];
+    for (size_t i = 0; i < s->usable_len; i++) {
+        cpus[i] = s->usable[i].processors;
+        units[i] = s->usable[i].units;
+    }
+    size_t kc = fewest(cpus, s->usable_len, s->rq->processors);
+    size_t km = fewest(units, s->usable_len, s->rq->units);
+    if (!kc || !km)
+        return -1;
+    /* The distinct distances, ascending: the first threshold with a
+     * fitting set gives the smallest worst-case distance. */
+    uint32_t values[MAX_NODES * MAX_NODES];
+    size_t nvalues = 0;
+    for (size_t a = 0; a < s->usable_len; a++)
+        for (size_t b = a; b < s->usable_len; b++)
+            add_value(values, &nvalues, s->dist[a][b]);
+    for (size_t k = kc > km ? kc : km; k <= k_limit; k++) {
+        s->best_k = k;
+        s->best_units = -1;
+        if (search_thresholds(s, values, nvalues) == 0)
+            return 0;
+    }
     return -1;
 }
 
@@ -491,7 +534,7 @@ int vmu_numa_fit(vmu_logger *logger, const vmu_topology *host, uint32_t processo
 
     size_t n = host->nodes_len;
     offer *offers = vmu_calloc(n ? n : 1, sizeof *offers);
-    search *s = vmu_calloc(1, sizeof *s);
+    search *s = vmu_malloc(sizeof *s); /* every field is set below */
     if (!offers || !s) {
         vmu_free(offers);
         vmu_free(s);
