@@ -173,8 +173,10 @@ static int compare_nodes(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Reads at most `room` entries: a table read through __index may not be
+ * the one that was counted. */
 static void read_hugepages(lua_State *L, int node, int arg, const char *where,
-                           vmu_topology_node *out, vmu_hugepages *slots)
+                           vmu_topology_node *out, vmu_hugepages *slots, size_t room)
 {
     out->hugepages = slots;
     out->hugepages_len = 0;
@@ -186,6 +188,8 @@ static void read_hugepages(lua_State *L, int node, int arg, const char *where,
         int tbl = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, tbl)) {
+            if (out->hugepages_len == room)
+                luaL_argerror(L, arg, lua_pushfstring(L, "%s.hugepages: changed while read", where));
             vmu_hugepages *h = &slots[out->hugepages_len++];
             h->size_kib = (uint64_t)integer_key(L, -2, arg, where, "hugepages", INT64_MAX);
             if (!lua_istable(L, -1))
@@ -269,8 +273,9 @@ static void check_host(lua_State *L, int arg, vmu_topology *t)
         if (lua_getfield(L, node, "allowed") != LUA_TNIL)
             o->allowed = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        read_hugepages(L, node, arg, where, o, slots);
+        read_hugepages(L, node, arg, where, o, slots, pages);
         slots += o->hugepages_len;
+        pages -= o->hugepages_len;
         lua_pop(L, 2);
     }
     qsort(items, n, sizeof *items, compare_nodes);
@@ -293,6 +298,8 @@ static void check_host(lua_State *L, int arg, vmu_topology *t)
         lua_getfield(L, node, "id");
         const vmu_topology_node *self = vmu_topology_find(t, (uint32_t)lua_tointeger(L, -1));
         lua_pop(L, 1);
+        if (!self || !lua_istable(L, node))
+            luaL_argerror(L, arg, lua_pushfstring(L, "%s: changed while read", where));
         read_distances(L, node, arg, where, t, self->distances);
         lua_pop(L, 2);
     }

@@ -149,6 +149,26 @@ describe("fit_numa", function()
     raises("reserved: table expected, got number", "fit_numa", vm, h, { reserved = 1 })
   end)
 
+  it("raises when a host table changes while it is read", function()
+    local vm = { processors = 1, memory_mb = 1024 }
+    local calls = 0
+    local growing = setmetatable({ id = 0 }, { __index = function(_, key)
+      if key ~= "hugepages" then return nil end
+      calls = calls + 1
+      local pages = {}
+      for size = 1, calls * 4 do pages[size * 2048] = { total = 1 } end
+      return pages
+    end })
+    raises("nodes[1].hugepages: changed while read", "fit_numa", vm, { nodes = { growing } })
+    local n = 0
+    local shifting = setmetatable({}, { __index = function(_, key)
+      if key ~= "id" then return nil end
+      n = n + 1
+      return n
+    end })
+    raises("nodes[1]: changed while read", "fit_numa", vm, { nodes = { shifting } })
+  end)
+
   it("on random hosts: sums match, nothing oversubscribed, the topology validates", function()
     local seed = 7
     local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n end
