@@ -18,7 +18,7 @@ BUILD ?= build
 CC    ?= cc
 SAN   ?=
 
-PKGS       := yajl libprotobuf-c
+PKGS       := yajl libprotobuf-c hwloc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LUA_CFLAGS := $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null)
@@ -101,7 +101,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
 DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks \
   libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libcmocka-dev valgrind \
   golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
-  gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev
+  gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev libhwloc-dev hwloc
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -29,6 +29,7 @@ dependencies = {
 external_dependencies = {
    YAJL = { header = "yajl/yajl_parse.h", library = "yajl" },
    PROTOBUF_C = { header = "protobuf-c/protobuf-c.h", library = "protobuf-c" },
+   HWLOC = { header = "hwloc.h", library = "hwloc" },
 }
 build = {
    type = "make",

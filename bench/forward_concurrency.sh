@@ -17,7 +17,7 @@ SHARED="$(git rev-parse --show-toplevel 2>/dev/null)/../shared"
 mkdir -p "$BUILD/bench"
 bin=$BUILD/bench/forward_concurrency
 ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Icore/include bench/forward_concurrency.c \
-  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c) -lm -pthread -o "$bin" || exit 1
+  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc) -lm -pthread -o "$bin" || exit 1
 
 corpus=$BUILD/bench/gcs-corpus-${MB}mb-seed1.jsonl
 if [ ! -s "$corpus" ]; then

@@ -19,6 +19,7 @@ void vmu_lua_register_refinfo(lua_State *L);
 void vmu_lua_register_gcs(lua_State *L);
 void vmu_lua_register_options(lua_State *L);
 void vmu_lua_register_vmmem(lua_State *L);
+void vmu_lua_register_topology(lua_State *L);
 
 /* The logger of this Lua state (created by luaopen_vmutils): two states never
  * share a level, format, output or handler. */

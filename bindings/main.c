@@ -72,6 +72,20 @@ static const command commands[] = {
      "Options take their value as --name VALUE or --name=VALUE; one dash\n"
      "(-name) works too.\n",
      vmu_cmd_gcs_logs},
+    {"host", "[--json]", "print this machine's NUMA topology",
+     "Usage: vmutils host [--json] [--xml FILE | --synthetic DESC] [--sysfs-root DIR]\n"
+     "Prints this machine's NUMA topology as hwloc discovers it: a line a node\n"
+     "with its allowed processors, memory free/total and huge pages, then the\n"
+     "distance matrix.\n"
+     "\n"
+     "Options:\n"
+     "  --json             print the table vmutils.host_topology returns, as JSON\n"
+     "  --xml FILE         read an hwloc XML export instead of this machine\n"
+     "  --synthetic DESC   an hwloc synthetic topology (\"pack:2 numa:2 core:4 pu:2\")\n"
+     "  --sysfs-root DIR   read free memory and huge pages under DIR (default /sys\n"
+     "                     for this machine, none for --xml and --synthetic)\n"
+     "  -h, --help         print this help\n",
+     vmu_cmd_host},
     {"repl", "", "the interactive Lua prompt",
      "Usage: vmutils repl\n"
      "The interactive Lua 5.4 prompt, with vmutils preloaded; vmutils with no\n"

@@ -16,6 +16,8 @@ int vmu_cmd_run(int argc, char **argv);
 int vmu_cmd_policy(int argc, char **argv);
 int vmu_cmd_repl(int argc, char **argv);
 int vmu_cmd_gcs_logs(int argc, char **argv);
+/* `vmutils host`: the host NUMA topology (runtime_host.c). */
+int vmu_cmd_host(int argc, char **argv);
 /* Runs standard input as a script (`vmutils < script.lua`). */
 int vmu_cmd_stdin(void);
 

@@ -13,6 +13,8 @@
 #include "vmutils/log_async.h"
 #include "vmutils/sizing.h"
 #include "vmutils/numa.h"
+#include "vmutils/topology.h"
+#include "vmutils/numa_fit.h"
 #include "vmutils/refinfo.h"
 #include "vmutils/gcs.h"
 #include "vmutils/options.h"

@@ -11,6 +11,10 @@
 --   request.annotations  the pod's annotations (string -> string)
 --   request.options      runhcs options (the table unmarshal_runtime_options gives)
 --   request.host         { os_build, logical_processor_count, arch, cwd }
+--   request.numa         "auto" (or a table of vmutils.fit_numa options): the
+--                        vNUMA layout placed by vmutils.fit_numa on the host
+--                        (request.host.nodes, else this machine), instead of
+--                        the numa annotations (docs/numa.md)
 -- Output: the matching part of an HCS ComputeSystem document:
 --   VirtualMachine.ComputeTopology.{Processor, Memory, Numa},
 --   VirtualMachine.Chipset, VirtualMachine.Devices.VirtualPMem,
@@ -401,8 +405,22 @@ local function parse_memory(opts, a, host, fully_physically_backed)
   return memory
 end
 
-local function parse_numa(a, host, processor_count, memory_mb, allow_overcommit)
-  local config = {
+-- The explicit layout vmutils.fit_numa places for numa = "auto".
+local function fit_numa(numa, host, processor_count, memory_mb)
+  local topology, err = host.nodes and host or vmutils.host_topology()
+  if not topology then return nil, err end
+  if numa ~= "auto" and type(numa) ~= "table" then return nil, 'numa must be "auto" or an object' end
+  local opts = type(numa) == "table" and numa or nil
+  local config, why = vmutils.fit_numa({ processors = processor_count, memory_mb = memory_mb }, topology, opts)
+  if not config then return nil, why end
+  return config
+end
+
+local function parse_numa(a, host, processor_count, memory_mb, allow_overcommit, auto)
+  local config, err
+  if auto ~= nil then config, err = fit_numa(auto, host, processor_count, memory_mb) end
+  if err then return nil, nil, err end
+  config = config or {
     max_processors_per_numa_node = annotation_uint32(a, A.NumaMaximumProcessorsPerNode, 0),
     max_memory_size_per_numa_node = annotation_uint64(a, A.NumaMaximumMemorySizePerNode, 0),
     preferred_physical_numa_nodes = annotation_list(a, A.NumaPreferredPhysicalNodes, 32),
@@ -410,7 +428,8 @@ local function parse_numa(a, host, processor_count, memory_mb, allow_overcommit)
     numa_processor_counts = annotation_list(a, A.NumaCountOfProcessors, 32),
     numa_memory_blocks_counts = annotation_list(a, A.NumaCountOfMemoryBlocks, 64),
   }
-  local numa, numa_processors, err = vmutils.prepare_vnuma_topology(config, { os_build = host.os_build })
+  local numa, numa_processors
+  numa, numa_processors, err = vmutils.prepare_vnuma_topology(config, { os_build = host.os_build })
   if err then return nil, nil, "failed to prepare vNUMA topology: " .. err end
   if numa then
     if allow_overcommit then
@@ -599,7 +618,8 @@ local function build(request)
   if not memory then return nil, "failed to parse memory parameters: " .. err end
 
   local numa, numa_processors
-  numa, numa_processors, err = parse_numa(a, host, processor.Count, memory.SizeInMB, memory.AllowOvercommit)
+  numa, numa_processors, err = parse_numa(a, host, processor.Count, memory.SizeInMB, memory.AllowOvercommit,
+    request.numa)
   if err then return nil, "failed to parse NUMA parameters: " .. err end
   processor.NumaProcessorsSettings = numa_processors or nil
   if numa or numa_processors then memory.SlitType = "FirmwareFallbackMeasured" end
