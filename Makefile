@@ -182,23 +182,33 @@ windows-check:
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem.c -o $(BUILD)/windows/vmmem.o
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem_win32.c -o $(BUILD)/windows/vmmem_win32.o
 
-install: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME)
+# pkg-config files: vmutils (the core) and vmutils-runtime (the policy
+# runtime for C hosts). Their Libs carry an rpath to LIBDIR, so that a program
+# linked with them finds the installed libraries without LD_LIBRARY_PATH.
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+  -e 's|@VERSION@|$(VERSION)|g' -e 's|@LUA_VERSION@|$(LUA_VERSION)|g'
+
+install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmutils $(DESTDIR)$(LUA_CMODDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(STATIC_LIB) $(RUNTIME_STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED_LIB) $(RUNTIME_SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so.$(SOMAJOR)
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so
-	install -m 644 core/include/vmutils.h $(DESTDIR)$(INCLUDEDIR)/
+	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so.$(SOMAJOR)
+	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so
+	install -m 644 core/include/vmutils.h bindings/vmutils_runtime.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
 	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	  -e 's|@VERSION@|$(VERSION)|g' vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	$(PC_SUBST) vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	$(PC_SUBST) vmutils-runtime.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(INCLUDEDIR)/vmutils.h \
-	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(LIBDIR)/libvmutils-runtime.* \
+	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_runtime.h \
+	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils \
+	  $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
 
 clean:

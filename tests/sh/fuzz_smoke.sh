@@ -3,7 +3,8 @@
 # ASan+UBSan) and runs each FUZZ_SMOKE_SECONDS seconds (default 20) from its
 # committed seeds. Each target checks its properties on every input (see
 # fuzz/README.md); a crash, a leak or a broken property is "not ok", with
-# the input left in build/fuzz/artifacts/<target>/.
+# the input left in build/fuzz/artifacts/<target>/. Lines starting with
+# "# progress:" say what runs now (tests/run_all.sh shows them as they come).
 set -u
 cd "$(dirname "$0")/../.."
 # Under make sanitize the runner preloads gcc's ASan; the fuzzers carry
@@ -14,7 +15,10 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 
+progress() { echo "# progress: $*"; }
+
 build_log=$(mktemp); trap 'rm -f "$build_log"' EXIT
+progress "building the fuzz targets (clang, ASan+UBSan)"
 if make -s fuzz-build >"$build_log" 2>&1; then
   ok "fuzz targets build (clang -fsanitize=fuzzer,address,undefined)"
 else
@@ -24,10 +28,13 @@ fi
 for src in fuzz/fuzz_*.c; do
   t=$(basename "$src" .c)
   if [ ! -x "build/fuzz/fuzzers/$t" ]; then not_ok "$t: not built"; continue; fi
+  progress "$t: started, ${seconds} s"
   if fuzz/run.sh "$seconds" "$t" >/dev/null 2>&1; then
     runs=$(grep -aE '^Done [0-9]+ runs' "build/fuzz/logs/$t.log" | tail -n 1 | awk '{print $2}')
+    progress "$t: done, $runs inputs"
     ok "$t: ${seconds}s, $runs inputs, every property held"
   else
+    progress "$t: failed"
     not_ok "$t: failed (input in build/fuzz/artifacts/$t/)"
     grep -aE 'property failed|ERROR: |runtime error|SUMMARY' "build/fuzz/logs/$t.log" | head -n 5 | sed 's/^/# /'
   fi
