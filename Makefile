@@ -123,8 +123,10 @@ DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-bu
   valgrind golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
   groff-base man-db git time gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | \
+	  awk '$$1 == "ii" { printf "%s ", $$2 }')"; \
+	missing=""; for p in $(DEB_PACKAGES); do \
+	  case "$$installed" in *" $$p "*) ;; *) missing="$$missing $$p" ;; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -2,8 +2,9 @@
 # Runs every test (cmocka binaries, busted specs, shell tests), all in TAP,
 # and ends with one line "N passed, N failed" summing them.
 # BUILD selects the build tree; SANITIZE=1 preloads ASan for the Lua side.
-# A runner still going after 10 s is announced (then every 30 s), and the
-# lines a runner prints as "# progress: ..." are shown as they come.
+# A runner still going after PROGRESS_AFTER seconds (default 10) is
+# announced, then every 30 s, and the lines a shell test prints as
+# "# progress: ..." are shown as they come.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -41,7 +42,7 @@ run() {
   fi
   # The watcher sleeps a second at a time, its sleeps not holding stdout;
   # SIGKILL ends it without running the EXIT trap it inherited.
-  ( next=10
+  ( next=${PROGRESS_AFTER:-10}
     while sleep 1 >/dev/null 2>&1 </dev/null; do
       [ $((SECONDS - start)) -ge "$next" ] || continue
       echo "   $name: running for $next s"; next=$((next + 30))
