@@ -27,16 +27,17 @@ count() {
   passed=$((passed + ok)); failed=$((failed + notok)); skipped=$((skipped + skip))
 }
 
-# run NAME CMD...: runs one runner, its output in $log; sets $st and $took.
-# The runner writes to the file itself (as a daemon it starts may inherit
-# its stdout); for a shell test (FOLLOW=1) a follower shows its progress
-# lines from there.
+# run NAME CMD...: runs one runner in the foreground (as a job of its own it
+# would ignore SIGINT), its output in $log; sets $st and $took. For a shell
+# test (FOLLOW=1), a follower relays its progress lines from the log until
+# the sentinel process it watches is ended after the runner.
 run() {
-  local name=$1 start=$SECONDS pid follower="" watch; shift
-  "$@" >"$log" 2>&1 </dev/null &
-  pid=$!
+  local name=$1 start=$SECONDS sentinel="" follower="" watch; shift
+  : >"$log"
   if [ "${FOLLOW:-0}" = 1 ]; then
-    tail -s 0.05 -n +1 -f --pid="$pid" "$log" 2>/dev/null |
+    sleep 100000 >/dev/null 2>&1 </dev/null &
+    sentinel=$!
+    tail -s 0.05 -n +1 -f --pid="$sentinel" "$log" 2>/dev/null |
       grep --line-buffered '^# progress: ' | sed -u "s|^# progress: |   $name: |" &
     follower=$!
   fi
@@ -48,9 +49,13 @@ run() {
       echo "   $name: running for $next s"; next=$((next + 30))
     done ) &
   watch=$!
-  wait "$pid"; st=$?
+  "$@" >>"$log" 2>&1
+  st=$?
   kill -KILL "$watch" 2>/dev/null; wait "$watch" 2>/dev/null
-  [ -n "$follower" ] && wait "$follower"
+  if [ -n "$sentinel" ]; then
+    kill "$sentinel" 2>/dev/null; wait "$sentinel" 2>/dev/null
+    wait "$follower"
+  fi
   took=$((SECONDS - start))
 }
 
