@@ -68,6 +68,7 @@ compare() {
 }
 
 # Generated corpora: a few MiB in all keeps the Go part short.
+echo "# progress: generated corpora"
 for spec in "1 2" "2 1" "3 1" "4 1 --panic" "5 0.5 --panic"; do
   set -- $spec
   seed=$1 mb=$2; shift 2
@@ -84,6 +85,7 @@ for spec in "1 2" "2 1" "3 1" "4 1 --panic" "5 0.5 --panic"; do
 done
 
 # Hand-written corner cases, one stream each.
+echo "# progress: the streams of tests/gcs_cases"
 for file in tests/gcs_cases/*.jsonl; do
   for format in json text; do
     compare "case $(basename "$file" .jsonl)" "$file" "$format"
@@ -91,6 +93,7 @@ for file in tests/gcs_cases/*.jsonl; do
 done
 
 # Random streams of corners (tests/gcs_random_stream.py), fixed seeds.
+echo "# progress: random streams of corners"
 for seed in $(seq 1 30); do
   stream=$tmp/random-$seed.jsonl
   plain python3 tests/gcs_random_stream.py "$seed" 60 >"$stream"
