@@ -2,8 +2,9 @@
 # GCS log forwarding speed: the Go reference forwarder (tests/go-ref, as a
 # Go host with logrus forwards), the plain Lua + lua-cjson forwarder
 # (bench/gcs_forward_cjson.lua) and `vmutils gcs-logs --format json` on the
-# same 64 MiB corpus (bench/gcs_corpus.py, seed 1), output to /dev/null; then our peak RSS on a 512 MiB stream (constant memory), and
-# the speed with a Lua set_log_handler callback receiving every record.
+# same 64 MiB corpus (bench/gcs_corpus.py, seed 1), output to /dev/null;
+# then our peak RSS on a 512 MiB stream (constant memory), and the speed
+# with a Lua set_log_handler callback receiving every record.
 # Prints MB/s, entries/s, peak RSS and CPU time of each (gcs-logs uses two
 # threads, so its CPU time exceeds its wall time; it is also run held to
 # one core), and our ratios against the requirements (>= 20x Go, >= 5x

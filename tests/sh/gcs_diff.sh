@@ -3,9 +3,9 @@
 # (tests/go-ref, built here with golang-go and
 # golang-github-sirupsen-logrus-dev): generated corpora (bench/gcs_corpus.py,
 # several seeds, some ending in a Go panic dump) and every hand-written
-# stream of tests/gcs_cases/, in both formats. The records must be the same bytes
-# apart from the host "time" value and Go type names in error texts. Also
-# random streams of corners from tests/gcs_random_stream.py.
+# stream of tests/gcs_cases/, in both formats. The records must be the same
+# bytes apart from the host "time" value and Go type names in error texts.
+# Also random streams of corners from tests/gcs_random_stream.py.
 # Prints one TAP line per stream and format.
 set -u
 cd "$(dirname "$0")/../.."
