@@ -1,5 +1,6 @@
-# vmutils build. `make` builds the libraries, the Lua module and the runtime;
-# `make test` installs what is missing, builds and runs every test.
+# vmutils build. `make` builds the libraries, the Lua module, the policy
+# runtime library and the `vmutils` program; `make test` installs what is
+# missing, builds the test binaries too and runs every test.
 
 VERSION     := 0.1.0
 SOMAJOR     := 0
@@ -47,18 +48,24 @@ EMBED_SRC   := $(wildcard bindings/vmutils_runtime*.c)
 EMBED_OBJ   := $(EMBED_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_SUPPORT := $(wildcard tests/support_*.c)
 
 STATIC_LIB := $(BUILD)/libvmutils.a
 SHARED_LIB := $(BUILD)/libvmutils.so.$(VERSION)
 LUA_MODULE := $(BUILD)/vmutils.so
 RUNTIME    := $(BUILD)/vmutils
+# The policy runtime as a library for C hosts: the embedding API and the
+# module objects; the core comes from libvmutils, Lua from liblua5.4.
+RUNTIME_STATIC_LIB := $(BUILD)/libvmutils-runtime.a
+RUNTIME_SHARED_LIB := $(BUILD)/libvmutils-runtime.so.$(VERSION)
 
-.PHONY: all deps test test-only run sanitize memcheck install uninstall clean check-generated \
-  generate windows-check
+.PHONY: all test-bins deps test test-only run sanitize memcheck install uninstall clean \
+  check-generated generate windows-check
 .DEFAULT_GOAL := all
 
-all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(TEST_BIN)
+all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(RUNTIME_STATIC_LIB) $(RUNTIME_SHARED_LIB)
+
+# The cmocka test binaries, built by test-only (not by all, nor by run).
+test-bins: $(TEST_BIN)
 
 $(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h)
 	@mkdir -p $(dir $@)
@@ -78,33 +85,50 @@ $(SHARED_LIB): $(CORE_OBJ)
 $(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
+$(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB)
+	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $(EMBED_OBJ) $(MODULE_OBJ) \
+	  -L$(BUILD) -lvmutils $(LUA_LIBS) -lm -ldl
+	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so.$(SOMAJOR)
+	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so
+
 $(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
 
 # The embedding API's tests need the runtime objects and Lua besides the core.
-$(BUILD)/tests/test_runtime: tests/test_runtime.c $(TEST_SUPPORT) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_runtime: tests/test_runtime.c $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(TEST_SUPPORT) \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 # Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
-$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(TEST_SUPPORT) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< \
 	  $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
+$(BUILD)/tests/%: tests/%.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC_LIB) $(PKG_LIBS) -lcmocka -lm
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(PKG_LIBS) -lcmocka -lm
 
-# Debian packages the build and the tests need; apt-get runs only for missing ones.
+# Debian packages the build, the tests and the benches need (libprotobuf-dev:
+# google/protobuf/descriptor.proto for the options tests; golang-go and logrus:
+# the Go reference forwarder of tests/go-ref; groff-base and man-db: the man
+# page; clang: the fuzz targets); apt-get runs only for missing ones.
 DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks \
-  libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libcmocka-dev valgrind \
-  golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
-  gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev libhwloc-dev hwloc
+  libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libcmocka-dev \
+  valgrind golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
+  groff-base man-db git time gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev \
+  libhwloc-dev hwloc
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | \
+	  awk '$$1 == "ii" { printf "%s ", $$2 }')"; \
+	missing=""; for p in $(DEB_PACKAGES); do \
+	  case "$$installed" in *" $$p "*) ;; *) missing="$$missing $$p" ;; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -116,29 +140,27 @@ test: deps
 	$(MAKE) all
 	$(MAKE) test-only
 
-test-only:
+test-only: all test-bins
 	BUILD=$(BUILD) tests/run_all.sh
 
 # The main job: the default policy on the example request, then the example
-# GCS log stream through `vmutils gcs-logs` (once that command is built; the
-# stream ends with a guest panic, so its exit status is shown, not fatal).
+# GCS log stream through `vmutils gcs-logs`. That stream ends with a guest
+# panic dump on purpose, to show how a crashing guest is reported.
 run: deps
 	$(MAKE) all
 	@echo "== vmutils policy scripts/policies/lcow.lua examples/lcow-request.json"
 	@$(RUNTIME) policy scripts/policies/lcow.lua examples/lcow-request.json
-	@if $(RUNTIME) gcs-logs </dev/null 2>&1 | grep -q 'not built yet'; then \
-	  echo "== (vmutils gcs-logs is not built yet: examples/gcs.log not forwarded)"; \
-	else \
-	  echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"; \
-	  $(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log || echo "(vmutils gcs-logs exited with status $$?)"; \
-	fi
+	@echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"
+	@$(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log || echo "(vmutils gcs-logs exited with status $$?)"
+	@echo "== examples/gcs.log ends in a guest panic on purpose: the \"gcs terminated\" record above is how"
+	@echo "   vmutils reports a crashing guest (its dump is the record's stderr field)."
 
 sanitize: deps
 	$(MAKE) BUILD=build/asan SAN=1 all
 	$(MAKE) BUILD=build/asan SAN=1 SANITIZE=1 test-only
 
 memcheck: deps
-	$(MAKE) all
+	$(MAKE) all test-bins
 	@set -e; for t in $(TEST_BIN); do \
 	  echo "valgrind $$t"; \
 	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all \
@@ -164,32 +186,42 @@ windows-check:
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem.c -o $(BUILD)/windows/vmmem.o
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem_win32.c -o $(BUILD)/windows/vmmem_win32.o
 
-install: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME)
+# pkg-config files: vmutils (the core) and vmutils-runtime (the policy
+# runtime for C hosts). Their Libs carry an rpath to LIBDIR, so that a program
+# linked with them finds the installed libraries without LD_LIBRARY_PATH.
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+  -e 's|@VERSION@|$(VERSION)|g' -e 's|@LUA_VERSION@|$(LUA_VERSION)|g'
+
+install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmutils $(DESTDIR)$(LUA_CMODDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(STATIC_LIB) $(RUNTIME_STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED_LIB) $(RUNTIME_SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so.$(SOMAJOR)
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so
-	install -m 644 core/include/vmutils.h $(DESTDIR)$(INCLUDEDIR)/
+	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so.$(SOMAJOR)
+	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so
+	install -m 644 core/include/vmutils.h bindings/vmutils_runtime.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
 	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 644 docs/vmutils.1 $(DESTDIR)$(MANDIR)/man1/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	  -e 's|@VERSION@|$(VERSION)|g' vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	$(PC_SUBST) vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	$(PC_SUBST) vmutils-runtime.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(INCLUDEDIR)/vmutils.h \
-	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(LIBDIR)/libvmutils-runtime.* \
+	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_runtime.h \
+	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils \
+	  $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
 	rm -f $(DESTDIR)$(MANDIR)/man1/vmutils.1
 
 clean:
 	rm -rf $(BUILD) build
 
-# ---- Hardening (issue 6): fuzzing, thread sanitizer --------------------------
+# ---- Fuzzing and the thread sanitizer ----------------------------------------
 # `make fuzz FUZZ_SECONDS=N` builds the libFuzzer targets fuzz/fuzz_*.c with
 # clang (ASan+UBSan) into build/fuzz and runs each N seconds from its seeds in
 # fuzz/corpus/<target>; `make fuzz-smoke` is the short CI run (about 20 s

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Concurrent forwarding throughput (bench/forward_concurrency.c) for 1, 4
 # and 64 streams on one shared logger, over the same corpus each time (the
-# 64 MiB GCS corpus of ../shared/bench/gen_gcs_corpus.py, seed 1, kept in
+# 64 MiB GCS corpus of bench/gcs_corpus.py, seed 1, kept in
 # $BUILD/bench as bench/gcs_logs.sh keeps it). Best of RUNS (default 3) per
 # stream count. Printed figures, not a test: on a 2-core machine the
 # streams share two CPUs and one logger lock.
@@ -10,8 +10,6 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 MB=${MB:-64}
-SHARED="$(git rev-parse --show-toplevel 2>/dev/null)/../shared"
-[ -d "$SHARED/bench" ] || SHARED=/work/shared
 [ -f "$BUILD/libvmutils.a" ] || { echo "build $BUILD/libvmutils.a first (make all)" >&2; exit 2; }
 
 mkdir -p "$BUILD/bench"
@@ -19,10 +17,10 @@ bin=$BUILD/bench/forward_concurrency
 ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Icore/include bench/forward_concurrency.c \
   "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc) -lm -pthread -o "$bin" || exit 1
 
-corpus=$BUILD/bench/gcs-corpus-${MB}mb-seed1.jsonl
+corpus=$BUILD/bench/gcs_corpus-${MB}mib-seed1.jsonl
 if [ ! -s "$corpus" ]; then
   echo "generating the ${MB} MiB corpus (seed 1)..."
-  python3 "$SHARED/bench/gen_gcs_corpus.py" --mb "$MB" --seed 1 >"$corpus.part" && mv "$corpus.part" "$corpus"
+  python3 bench/gcs_corpus.py --mb "$MB" --seed 1 >"$corpus.part" && mv "$corpus.part" "$corpus"
 fi
 echo "corpus: $corpus ($(stat -c %s "$corpus") bytes), $(nproc) CPUs, best of $RUNS"
 for streams in 1 4 64; do

@@ -4,7 +4,12 @@
  *
  *   policy_host POLICY.lua REQUEST.json
  *
- * Build (from the repository root, after `make`): see docs/runtime.md. */
+ * Build against an installed tree (`make install`), which puts the policy
+ * runtime's library, header and pkg-config file beside the core's:
+ *
+ *   cc policy_host.c $(pkg-config --cflags --libs vmutils-runtime) -o policy_host
+ *
+ * (tests/sh/install.sh does so); from the build tree: see docs/runtime.md. */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CI's fuzz smoke: builds the libFuzzer targets (make fuzz-build: clang,
 # ASan+UBSan) and runs each FUZZ_SMOKE_SECONDS seconds (default 20) from its
-# committed seeds. Each target checks its properties on every input (see
+# committed seeds, two at a time (FUZZ_SMOKE_JOBS). Each target checks its properties on every input (see
 # fuzz/README.md); a crash, a leak or a broken property is "not ok", with
-# the input left in build/fuzz/artifacts/<target>/.
+# the input left in build/fuzz/artifacts/<target>/. Lines starting with
+# "# progress:" say what runs now (tests/run_all.sh shows them as they come).
 set -u
 cd "$(dirname "$0")/../.."
 # Under make sanitize the runner preloads gcc's ASan; the fuzzers carry
@@ -14,23 +15,43 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 
+progress() { echo "# progress: $*"; }
+# The build and the targets use FUZZ_SMOKE_JOBS at a time (default 2: the
+# two cores of the build machine); each target runs the full time.
+jobs=${FUZZ_SMOKE_JOBS:-2}
+
 build_log=$(mktemp); trap 'rm -f "$build_log"' EXIT
-if make -s fuzz-build >"$build_log" 2>&1; then
+progress "building the fuzz targets (clang, ASan+UBSan)"
+if make -s -j"$jobs" fuzz-build >"$build_log" 2>&1; then
   ok "fuzz targets build (clang -fsanitize=fuzzer,address,undefined)"
 else
   not_ok "fuzz targets build"; sed 's/^/# /' "$build_log" | tail -n 30
 fi
 
+targets=()
 for src in fuzz/fuzz_*.c; do
   t=$(basename "$src" .c)
-  if [ ! -x "build/fuzz/fuzzers/$t" ]; then not_ok "$t: not built"; continue; fi
-  if fuzz/run.sh "$seconds" "$t" >/dev/null 2>&1; then
-    runs=$(grep -aE '^Done [0-9]+ runs' "build/fuzz/logs/$t.log" | tail -n 1 | awk '{print $2}')
-    ok "$t: ${seconds}s, $runs inputs, every property held"
-  else
-    not_ok "$t: failed (input in build/fuzz/artifacts/$t/)"
-    grep -aE 'property failed|ERROR: |runtime error|SUMMARY' "build/fuzz/logs/$t.log" | head -n 5 | sed 's/^/# /'
-  fi
+  if [ -x "build/fuzz/fuzzers/$t" ]; then targets+=("$t"); else not_ok "$t: not built"; fi
+done
+status_dir=$(mktemp -d); trap 'rm -f "$build_log"; rm -rf "$status_dir"' EXIT
+for ((i = 0; i < ${#targets[@]}; i += jobs)); do
+  batch=("${targets[@]:i:jobs}")
+  for t in "${batch[@]}"; do
+    progress "$t: started, ${seconds} s"
+    { fuzz/run.sh "$seconds" "$t" >/dev/null 2>&1; echo $? >"$status_dir/$t"; } &
+  done
+  wait
+  for t in "${batch[@]}"; do
+    if [ "$(cat "$status_dir/$t")" = 0 ]; then
+      runs=$(grep -aE '^Done [0-9]+ runs' "build/fuzz/logs/$t.log" | tail -n 1 | awk '{print $2}')
+      progress "$t: done, $runs inputs"
+      ok "$t: ${seconds}s, $runs inputs, every property held"
+    else
+      progress "$t: failed"
+      not_ok "$t: failed (input in build/fuzz/artifacts/$t/)"
+      grep -aE 'property failed|ERROR: |runtime error|SUMMARY' "build/fuzz/logs/$t.log" | head -n 5 | sed 's/^/# /'
+    fi
+  done
 done
 echo "1..$n"
 [ "$fails" -eq 0 ]

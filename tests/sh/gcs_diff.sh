@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
-# Differential test of `vmutils gcs-logs` against the Go anchor (go-gcslogs,
-# built here from ../shared/anchors/go-gcslogs with golang-go and
-# golang-github-sirupsen-logrus-dev): generated corpora (several seeds, one
-# ending in a Go panic dump) and every hand-written stream of
-# tests/gcs_cases/, in both formats. The records must be the same bytes
-# apart from the host "time" value and Go type names in error texts. Also
-# random streams of corners from tests/gcs_random_stream.py.
+# Differential test of `vmutils gcs-logs` against the Go reference forwarder
+# (tests/go-ref, built here with golang-go and
+# golang-github-sirupsen-logrus-dev): generated corpora (bench/gcs_corpus.py,
+# several seeds, some ending in a Go panic dump) and every hand-written
+# stream of tests/gcs_cases/, in both formats. The records must be the same
+# bytes apart from the host "time" value and Go type names in error texts.
+# Also random streams of corners from tests/gcs_random_stream.py.
 # Prints one TAP line per stream and format.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${VMUTILS_BUILD:-${BUILD:-build}}
 VMUTILS=$BUILD/vmutils
-
-# CI checks out the shared directory beside the repository.
-SHARED="$(git rev-parse --show-toplevel 2>/dev/null)/../shared"
-[ -d "$SHARED/anchors/go-gcslogs" ] || SHARED=/work/shared
+# Both forwarders get the same VM id.
+VM_ID=diff-vm
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -32,20 +30,14 @@ if [ ! -x "$VMUTILS" ]; then
   echo "1..$n"; exit 1
 fi
 
-# Build the anchor into the temp dir, never into the repository.
-mkdir -p "$tmp/anchor"
-cp "$SHARED/anchors/go-gcslogs/main.go" "$tmp/anchor/"
-if (cd "$tmp/anchor" && plain env GO111MODULE=off GOPATH=/usr/share/gocode \
-      GOCACHE="${GOCACHE:-$tmp/gocache}" go build -o go-gcslogs . ) >"$tmp/build.log" 2>&1; then
-  ok "Go anchor builds"
+# The reference goes to the build tree, its Go cache with it.
+if GO_REF=$(tests/go-ref/build.sh "$BUILD/go-ref" 2>"$tmp/build.log"); then
+  ok "the Go reference forwarder builds"
 else
-  not_ok "Go anchor builds (needs golang-go and golang-github-sirupsen-logrus-dev)"
+  not_ok "the Go reference forwarder builds (needs golang-go and golang-github-sirupsen-logrus-dev)"
   sed 's/^/# /' "$tmp/build.log"
   echo "1..$n"; exit 1
 fi
-ANCHOR=$tmp/anchor/go-gcslogs
-# Both programs get the VM id explicitly (vmutils gcs-logs requires one).
-VM_ID=uvm-diff
 
 # Host time and Go type names are the only allowed differences. In JSON the
 # host time is not always the first "time" key (a nested object may hold one
@@ -60,7 +52,7 @@ mask() {
 # compare NAME FILE FORMAT [vmutils options...]
 compare() {
   local name=$1 file=$2 format=$3; shift 3
-  plain "$ANCHOR" -vm-id "$VM_ID" -format "$format" <"$file" >"$tmp/go.raw" 2>"$tmp/go.err"
+  plain "$GO_REF" -vm-id "$VM_ID" -format "$format" <"$file" >"$tmp/go.raw" 2>"$tmp/go.err"
   local go_status=$?
   "$VMUTILS" gcs-logs --vm-id "$VM_ID" --format "$format" "$@" <"$file" >"$tmp/c.raw" 2>"$tmp/c.err"
   local c_status=$?
@@ -69,18 +61,19 @@ compare() {
   if [ $go_status -eq 0 ] && [ $c_status -eq 0 ] && cmp -s "$tmp/go.out" "$tmp/c.out"; then
     ok "$name ($format, $(wc -l <"$tmp/go.out") records)"
   else
-    not_ok "$name ($format): anchor exit $go_status, vmutils exit $c_status"
+    not_ok "$name ($format): Go reference exit $go_status, vmutils exit $c_status"
     diff "$tmp/go.out" "$tmp/c.out" | head -n 10 | sed 's/^/# /'
     head -n 3 "$tmp/c.err" | sed 's/^/# /'
   fi
 }
 
-# Generated corpora: a few MiB in all keeps the anchor's part short.
+# Generated corpora: a few MiB in all keeps the Go part short.
+echo "# progress: generated corpora"
 for spec in "1 2" "2 1" "3 1" "4 1 --panic" "5 0.5 --panic"; do
   set -- $spec
   seed=$1 mb=$2; shift 2
   corpus=$tmp/corpus-$seed.jsonl
-  if ! plain python3 "$SHARED/bench/gen_gcs_corpus.py" --mb "$mb" --seed "$seed" "$@" >"$corpus"; then
+  if ! plain python3 bench/gcs_corpus.py --mb "$mb" --seed "$seed" "$@" >"$corpus"; then
     not_ok "corpus seed $seed generates"
     continue
   fi
@@ -92,6 +85,7 @@ for spec in "1 2" "2 1" "3 1" "4 1 --panic" "5 0.5 --panic"; do
 done
 
 # Hand-written corner cases, one stream each.
+echo "# progress: the streams of tests/gcs_cases"
 for file in tests/gcs_cases/*.jsonl; do
   for format in json text; do
     compare "case $(basename "$file" .jsonl)" "$file" "$format"
@@ -99,6 +93,7 @@ for file in tests/gcs_cases/*.jsonl; do
 done
 
 # Random streams of corners (tests/gcs_random_stream.py), fixed seeds.
+echo "# progress: random streams of corners"
 for seed in $(seq 1 30); do
   stream=$tmp/random-$seed.jsonl
   plain python3 tests/gcs_random_stream.py "$seed" 60 >"$stream"
@@ -139,7 +134,7 @@ os.dup2(r, 0)
 os.execvp(os.environ["VMUTILS_BIN"], ["vmutils", "gcs-logs", "--vm-id", os.environ["VM_ID"]])
 EOF
 mask <"$tmp/c.out" >"$tmp/c.masked"
-plain "$ANCHOR" -vm-id "$VM_ID" <"$corpus" | mask >"$tmp/go.out"
+plain "$GO_REF" -vm-id "$VM_ID" <"$corpus" | mask >"$tmp/go.out"
 if cmp -s "$tmp/go.out" "$tmp/c.masked"; then
   ok "corpus seed 4 through a pipe in short writes"
 else
