@@ -252,10 +252,10 @@ describe("scripts/policies/lcow.lua with numa = \"auto\"", function()
     request.numa = "yes"
     local status, _, err = sh(VMUTILS .. " policy " .. LCOW .. " -", cjson.encode(request))
     assert.equal(1, status)
-    assert.equal('failed to parse NUMA parameters: numa must be "auto" or an object\n', err)
+    assert.equal('vmutils policy: failed to parse NUMA parameters: numa must be "auto" or an object\n', err)
     request.numa = { policy = "single-numa-node" }
     status, _, err = sh(VMUTILS .. " policy " .. LCOW .. " -", cjson.encode(request))
     assert.equal(1, status)
-    assert.matches("^failed to parse NUMA parameters: no NUMA placement of 16 processors", err)
+    assert.matches("^vmutils policy: failed to parse NUMA parameters: no NUMA placement of 16 processors", err)
   end)
 end)
