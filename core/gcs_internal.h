@@ -297,4 +297,11 @@ vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n);
 /* Forgets the current value (after it was reported). */
 void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos);
 
+/* ---- gcs_logs.c ---- */
+
+/* The bytes yajl's lexer has gone over so far, a token cut by a slice
+ * counted again each time yajl lexes it again: the decoder's work, which
+ * tests check grows linearly with the input. */
+uint64_t gcs_decoder_lexed_bytes(const vmu_gcs_decoder *d);
+
 #endif

@@ -53,6 +53,16 @@ struct vmu_gcs_decoder {
     char head[VMU_GCS_ENTRY_HEAD_BYTES + 4];
     size_t head_len;
 
+    /* PARSE: the token yajl is inside at the end of the last feed (see
+     * run_hold), and the bytes of it held back since. */
+    uint8_t lex;
+    uint64_t tok_start;
+    bool holding;
+    bool hold_off_limits; /* feeding the held bytes: no new hold */
+    vmu_buf hold;
+    uint64_t hold_off;
+    uint64_t lexed; /* bytes yajl's lexer went over, rescans included */
+
     uint64_t entries;
     /* The host clock's zone offset, looked up once a second. */
     int64_t clock_sec;
@@ -477,6 +487,120 @@ static size_t vf_index(const uint8_t *s, size_t n)
     return f ? (size_t)(f - s) : n;
 }
 
+/* ---- tokens that span slices ----
+ *
+ * yajl keeps a token cut by the end of a slice in its own buffer and, at
+ * every later yajl_parse call, lexes that buffer again from its first byte
+ * before it goes on: a string of N bytes fed in slices of S costs N^2 / S.
+ * So once a slice ends inside a token, the next slices are held back until
+ * the token ends (or the value outgrows max_entry_bytes, or the stream
+ * ends), and then go to yajl as one slice, which is lexed once.
+ *
+ * The token state is followed only over the bytes of a value that spans
+ * slices, from its first byte (which starts a token). */
+enum { LEX_OUT, LEX_STRING, LEX_ESCAPE, LEX_BARE };
+
+/* A byte that continues a number or a literal (or a bad word yajl will
+ * refuse as a whole). */
+static inline bool lex_bare_byte(uint8_t c)
+{
+    return (uint8_t)(c - '0') <= 9 || (uint8_t)((c | 0x20) - 'a') <= 25 || c == '.' || c == '+' ||
+           c == '-';
+}
+
+/* Advances the token state over s[0..n) (stream offset off). With
+ * to_end, stops just past the end of the token it starts in, or at a byte
+ * no string may hold (yajl will report it), and returns that index; else
+ * returns n. */
+static size_t lex_run(uint8_t *state, uint64_t *tok_start, const uint8_t *s, size_t n, uint64_t off,
+                      bool to_end)
+{
+    uint8_t st = *state;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        switch (st) {
+        case LEX_STRING:
+            while (c != '"' && c != '\\' && c >= 0x20) {
+                if (++i == n)
+                    goto out;
+                c = s[i];
+            }
+            if (c < 0x20 && to_end)
+                goto out;
+            st = c == '"' ? LEX_OUT : c == '\\' ? LEX_ESCAPE : LEX_STRING;
+            i++;
+            if (st == LEX_OUT && to_end)
+                goto out;
+            continue;
+        case LEX_ESCAPE:
+            st = LEX_STRING;
+            i++;
+            continue;
+        case LEX_BARE:
+            if (lex_bare_byte(c)) {
+                i++;
+                continue;
+            }
+            st = LEX_OUT;
+            if (to_end)
+                goto out;
+            break;
+        default:
+            break;
+        }
+        /* Between tokens: c may start one. */
+        if (c == '"' || lex_bare_byte(c)) {
+            st = c == '"' ? LEX_STRING : LEX_BARE;
+            *tok_start = off + i;
+        }
+        i++;
+    }
+out:
+    *state = st;
+    return i;
+}
+
+
+/* Hands the held bytes to yajl as one slice. new_hold: the value may be
+ * held again if that slice ends inside a token. */
+static void flush_hold(vmu_gcs_decoder *d, bool new_hold)
+{
+    if (!d->holding)
+        return;
+    vmu_buf held = d->hold;
+    vmu_buf_init(&d->hold);
+    d->holding = false;
+    bool saved = d->hold_off_limits;
+    d->hold_off_limits = !new_hold;
+    process(d, (const uint8_t *)held.data, held.len, d->hold_off);
+    d->hold_off_limits = saved;
+    if (held.cap <= 4u * SLICE && !d->hold.data) {
+        held.len = 0;
+        d->hold = held;
+    } else {
+        vmu_buf_free(&held);
+    }
+}
+
+/* PARSE while yajl is inside a token: keeps the bytes until it ends. */
+static size_t run_hold(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off, size_t i)
+{
+    uint8_t st = d->lex;
+    uint64_t tok_start = d->tok_start;
+    size_t k = lex_run(&st, &tok_start, p + i, n - i, off + i, true);
+    bool ends = k < n - i || st == LEX_OUT;
+    if (vmu_buf_append(&d->hold, p + i, n - i) != 0) {
+        d->broken = true;
+        return n;
+    }
+    if (ends || off + n - d->parser.carry_off > d->max_entry)
+        flush_hold(d, true);
+    return n;
+}
+
+uint64_t gcs_decoder_lexed_bytes(const vmu_gcs_decoder *d) { return d->lexed; }
+
 static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off, size_t i)
 {
     gcs_parser *ps = &d->parser;
@@ -484,6 +608,9 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     size_t len = n - i;
     uint64_t feed_off = off + i;
     size_t cut = vf_index(feed, len);
+    d->lexed += cut;
+    if (ps->carry.len > 0 && d->lex != LEX_OUT)
+        d->lexed += feed_off - d->tok_start; /* yajl's buffered token, again */
     yajl_status st = gcs_parser_feed(ps, feed, cut, feed_off);
     if (st == yajl_status_client_canceled && ps->stop == GCS_STOP_NOMEM) {
         d->broken = true;
@@ -538,8 +665,21 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
             return n;
         return syntax_error(d, vs, e != UINT64_MAX ? e : at, p, n, off);
     }
-    if (ps->carry.len > 0 && off + n - ps->carry_off > d->max_entry)
+    if (ps->carry.len == 0)
+        return n;
+    if (off + n - ps->carry_off > d->max_entry)
         return start_oversize(d, p, n, off);
+    /* The value goes on in the next slice: where its tokens stand. */
+    uint64_t from = feed_off;
+    if (ps->carry_off >= feed_off) {
+        from = ps->carry_off;
+        d->lex = LEX_OUT;
+    }
+    lex_run(&d->lex, &d->tok_start, p + (from - off), (size_t)(off + n - from), from, false);
+    if (d->lex != LEX_OUT && !d->hold_off_limits) {
+        d->holding = true;
+        d->hold_off = off + n;
+    }
     return n;
 }
 
@@ -549,7 +689,7 @@ static void process(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off
     while (i < n && !d->broken) {
         switch (d->mode) {
         case MODE_PARSE:
-            i = run_parse(d, p, n, off, i);
+            i = d->holding ? run_hold(d, p, n, off, i) : run_parse(d, p, n, off, i);
             break;
         case MODE_SKIP:
             i = run_skip(d, p, n, off, i);
@@ -597,6 +737,7 @@ vmu_gcs_decoder *vmu_gcs_decoder_new(const char *vm_id, size_t vm_id_len,
     d->mode = MODE_PARSE;
     d->clock_sec = -1;
     vmu_buf_init(&d->block);
+    vmu_buf_init(&d->hold);
     return d;
 }
 
@@ -606,6 +747,7 @@ void vmu_gcs_decoder_free(vmu_gcs_decoder *d)
         return;
     gcs_parser_free(&d->parser);
     vmu_buf_free(&d->block);
+    vmu_buf_free(&d->hold);
     vmu_free(d->scanner);
     vmu_free(d->vm_id);
     vmu_free(d);
@@ -655,6 +797,7 @@ int vmu_gcs_decoder_fail(vmu_gcs_decoder *d, const char *error, size_t error_len
     if (!error)
         error_len = 0;
     gcs_parser *ps = &d->parser;
+    flush_hold(d, false);
     settle_pending(d);
     switch (d->mode) {
     case MODE_PARSE:
@@ -716,6 +859,7 @@ int vmu_gcs_decoder_finish(vmu_gcs_decoder *d)
 {
     if (!d || d->broken || d->mode == MODE_DONE)
         return -1;
+    flush_hold(d, false);
     settle_pending(d);
     switch (d->mode) {
     case MODE_PARSE:
