@@ -201,8 +201,8 @@ void gcs_arena_free(gcs_arena *a);
 
 /* An open container of the value being built. */
 typedef struct gcs_frame {
-    size_t children_start; /* first child in the node stack */
-    size_t slot;           /* node that receives the container; SIZE_MAX for the top level */
+    size_t children_start; /* first child in the node stack (an object) or the item stack */
+    size_t slot;           /* where the container goes (see value_slot); SIZE_MAX for the top level */
     bool is_object;
 } gcs_frame;
 
@@ -248,8 +248,10 @@ struct gcs_parser {
     /* The value being built. */
     uint32_t depth;
     uint8_t top;
-    vmu_field *nodes;
+    vmu_field *nodes;          /* members, and the values of a top-level array */
     size_t node_count, node_cap;
+    vmu_value *items;          /* the values of deeper arrays */
+    size_t item_count, item_cap;
     gcs_frame *frames;
     size_t frame_cap;
     gcs_std_state std;

@@ -1065,6 +1065,66 @@ static void test_long_token_linear(void **state)
     }
 }
 
+/* The heap in use when the last record reached the sink, before it was
+ * formatted: the decoded entry and what the decoder still holds. */
+static size_t heap_at_record;
+
+static void heap_sampling_sink(void *user, const vmu_log_record *record)
+{
+    heap_at_record = heap_in_use();
+    capture_sink(user, record);
+}
+
+/* An entry holding an array of half a million zeros (1 MiB of text):
+ * the decoder's heap, while it reads the entry and when the record goes
+ * out, stays near one vmu_value (24 bytes) a value. */
+static void test_array_of_small_values_heap(void **state)
+{
+    (void)state;
+    const size_t count = 512u * 1024u;
+    const char *pre = "{\"level\":\"info\",\"msg\":\"x\",\"a\":[[";
+    size_t len = strlen(pre) + 2 * count + 4;
+    char *text = malloc(len);
+    assert_non_null(text);
+    size_t n = strlen(pre);
+    memcpy(text, pre, n);
+    for (size_t i = 0; i < count; i++) {
+        text[n++] = '0';
+        text[n++] = ',';
+    }
+    n--; /* the last comma */
+    memcpy(text + n, "]]}\n", 4);
+    n += 4;
+    capture c;
+    capture_init(&c);
+    vmu_logger_set_sink(c.logger, heap_sampling_sink, &c);
+    vmu_gcs_options opts;
+    vmu_gcs_options_init(&opts);
+    opts.max_entry_bytes = VMU_GCS_MAX_ENTRY_BYTES_LIMIT;
+    malloc_trim(0);
+    size_t base = heap_in_use();
+    vmu_gcs_decoder *d = vmu_gcs_decoder_new("test-vm", 7, &opts, c.logger);
+    assert_non_null(d);
+    size_t peak = 0;
+    for (size_t i = 0; i < n; i += 65536) {
+        assert_int_equal(vmu_gcs_decoder_feed(d, text + i, n - i < 65536 ? n - i : 65536), 0);
+        size_t now = heap_in_use();
+        if (now > peak)
+            peak = now;
+    }
+    assert_int_equal(vmu_gcs_decoder_finish(d), 0);
+    vmu_gcs_decoder_free(d);
+    free(text);
+    assert_int_equal(c.records, 1);
+    assert_int_equal(count_of(c.text, "0,"), count - 1);
+    size_t budget = count * (sizeof(vmu_value) + 8) + 2u * 1024u * 1024u;
+    print_message("# heap: %zu bytes while reading, %zu at the record, for %zu values\n", peak - base,
+                  heap_at_record - base, count);
+    assert_true(peak - base < budget);
+    assert_true(heap_at_record - base < budget);
+    capture_free(&c);
+}
+
 static void test_oversized_entry_bounded(void **state)
 {
     (void)state;
@@ -1836,6 +1896,7 @@ int main(void)
         cmocka_unit_test(test_resync_drops_only_white_space),
         cmocka_unit_test(test_oversized_entry_bounded),
         cmocka_unit_test(test_long_token_linear),
+        cmocka_unit_test(test_array_of_small_values_heap),
         cmocka_unit_test(test_text_after_error_in_pieces),
         cmocka_unit_test(test_pieces_keep_characters_whole),
         cmocka_unit_test(test_host_level_filters),
