@@ -291,6 +291,9 @@ uint64_t gcs_parser_value_start(gcs_parser *p, size_t upto);
 /* Contiguous raw bytes [from, feed_off + upto) of the current value; from
  * must not precede the value's first byte. NULL on OOM. */
 const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto);
+/* Feeds yajl the carry's last len bytes (stream offset off), which only
+ * continue the token yajl is inside: no callback comes, the carry stays. */
+yajl_status gcs_parser_feed_token(gcs_parser *p, const uint8_t *data, size_t len, uint64_t off);
 /* Keeps the unfinished value's bytes of the current feed for the next one. */
 int gcs_parser_carry_tail(gcs_parser *p);
 /* n more members on the node stack, left for the caller to fill (to add

@@ -1016,3 +1016,16 @@ yajl_status gcs_parser_feed(gcs_parser *p, const uint8_t *data, size_t len, uint
     p->stop = GCS_STOP_NONE;
     return yajl_parse(p->yajl, data, len);
 }
+
+yajl_status gcs_parser_feed_token(gcs_parser *p, const uint8_t *data, size_t len, uint64_t off)
+{
+    p->feed = data;
+    p->feed_len = len;
+    p->feed_off = off;
+    p->high_at = (uintptr_t)data;
+    p->place_lo = 1; /* nothing is used in place */
+    p->place_hi = 0;
+    p->carry_synced = len; /* the bytes are the carry's own */
+    p->stop = GCS_STOP_NONE;
+    return yajl_parse(p->yajl, data, len);
+}
