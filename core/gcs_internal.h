@@ -248,7 +248,7 @@ struct gcs_parser {
     /* The value being built. */
     uint32_t depth;
     uint8_t top;
-    vmu_field *nodes;          /* members, and the values of a top-level array */
+    vmu_field *nodes;          /* the members of open objects */
     size_t node_count, node_cap;
     vmu_value *items;          /* the values of deeper arrays */
     size_t item_count, item_cap;
