@@ -198,8 +198,8 @@ void gcs_arena_free(gcs_arena *a);
 
 /* An open container of the value being built. */
 typedef struct gcs_frame {
-    size_t children_start; /* first child in the node stack */
-    size_t slot;           /* node that receives the container; SIZE_MAX for the top level */
+    size_t children_start; /* first child in the node stack (an object) or the item stack */
+    size_t slot;           /* where the container goes (see value_slot); SIZE_MAX for the top level */
     bool is_object;
 } gcs_frame;
 
@@ -245,8 +245,10 @@ struct gcs_parser {
     /* The value being built. */
     uint32_t depth;
     uint8_t top;
-    vmu_field *nodes;
+    vmu_field *nodes;          /* the members of open objects */
     size_t node_count, node_cap;
+    vmu_value *items;          /* the values of deeper arrays */
+    size_t item_count, item_cap;
     gcs_frame *frames;
     size_t frame_cap;
     gcs_std_state std;
@@ -286,6 +288,9 @@ uint64_t gcs_parser_value_start(gcs_parser *p, size_t upto);
 /* Contiguous raw bytes [from, feed_off + upto) of the current value; from
  * must not precede the value's first byte. NULL on OOM. */
 const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto);
+/* Feeds yajl the carry's last len bytes (stream offset off), which only
+ * continue the token yajl is inside: no callback comes, the carry stays. */
+yajl_status gcs_parser_feed_token(gcs_parser *p, const uint8_t *data, size_t len, uint64_t off);
 /* Keeps the unfinished value's bytes of the current feed for the next one. */
 int gcs_parser_carry_tail(gcs_parser *p);
 /* n more members on the node stack, left for the caller to fill (to add
@@ -293,5 +298,12 @@ int gcs_parser_carry_tail(gcs_parser *p);
 vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n);
 /* Forgets the current value (after it was reported). */
 void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos);
+
+/* ---- gcs_logs.c ---- */
+
+/* The bytes yajl's lexer has gone over so far, a token cut by a slice
+ * counted again each time yajl lexes it again: the decoder's work, which
+ * tests check grows linearly with the input. */
+uint64_t gcs_decoder_lexed_bytes(const vmu_gcs_decoder *d);
 
 #endif

@@ -171,6 +171,9 @@ static __attribute__((noinline)) double parse_number_exact(const char *s, size_t
 
 /* ---- the parser ---- */
 
+/* Node stack entries kept between entries. */
+#define NODES_KEPT 16384u
+
 static inline uint64_t consumed_pos(const gcs_parser *p)
 {
     return p->feed_off + yajl_get_bytes_consumed(p->yajl);
@@ -251,6 +254,7 @@ static void clear_value(gcs_parser *p)
     p->reloc_mark = 0;
     p->top = GCS_TOP_NONE;
     p->node_count = 0;
+    p->item_count = 0;
     p->std.set = 0;
     p->std.failed = 0;
     p->pending_std = GCS_STD_NONE;
@@ -272,10 +276,15 @@ void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos)
     /* A huge value must not pin its copy for the stream's lifetime. */
     if (p->carry.cap > 256u * 1024u)
         vmu_buf_free(&p->carry);
-    if (p->node_cap > 16384) {
+    if (p->node_cap > NODES_KEPT) {
         vmu_free(p->nodes);
         p->nodes = NULL;
         p->node_cap = 0;
+    }
+    if (p->item_cap > NODES_KEPT) {
+        vmu_free(p->items);
+        p->items = NULL;
+        p->item_cap = 0;
     }
 }
 
@@ -292,6 +301,19 @@ static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
     *ptr = q;
     *cap = n;
     return 0;
+}
+
+/* A large container, once closed, is in the arena: the stack that held
+ * its children shrinks back, so that the stack and the copy do not both
+ * stay for the rest of the entry (and its record). */
+static void shrink_stack(void **ptr, size_t *cap, size_t count, size_t elem)
+{
+    size_t n = count * 2 > NODES_KEPT ? count * 2 : NODES_KEPT;
+    void *q = vmu_realloc(*ptr, n * elem);
+    if (q) { /* else the larger stack stays: nothing is lost */
+        *ptr = q;
+        *cap = n;
+    }
 }
 
 static int stop(gcs_parser *p, int why)
@@ -323,15 +345,32 @@ vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n)
     return first;
 }
 
-/* The node that receives a value in the innermost open container: the
+/* Values of arrays below the top level sit on their own stack, of bare
+ * values (no key): an array of a million small values costs a value each
+ * on the stack and in the arena. A slot with ITEM_SLOT set is on it. */
+#define ITEM_SLOT ((SIZE_MAX >> 1) + 1)
+
+static inline vmu_value *slot_value(gcs_parser *p, size_t slot)
+{
+    return slot & ITEM_SLOT ? &p->items[slot & ~ITEM_SLOT] : &p->nodes[slot].value;
+}
+
+static __attribute__((noinline)) size_t item_slot_grown(gcs_parser *p)
+{
+    if (grow((void **)&p->items, &p->item_cap, p->item_count + 1, sizeof *p->items) != 0)
+        return SIZE_MAX;
+    return p->item_count++ | ITEM_SLOT;
+}
+
+/* The slot that receives a value in the innermost open container: the
  * member whose key came last, or a new array item. SIZE_MAX on OOM. */
 static inline size_t value_slot(gcs_parser *p)
 {
     if (p->frames[p->depth - 1].is_object)
         return p->node_count - 1;
-    if (!push_node(p))
-        return SIZE_MAX;
-    return p->node_count - 1;
+    if (__builtin_expect(p->item_count == p->item_cap, 0))
+        return item_slot_grown(p);
+    return p->item_count++ | ITEM_SLOT;
 }
 
 /* The position of the opening quote of the string whose closing quote is
@@ -537,7 +576,7 @@ static int cb_null(void *ctx)
     size_t slot = value_slot(p);
     if (slot == SIZE_MAX)
         return stop(p, GCS_STOP_NOMEM);
-    p->nodes[slot].value.kind = VMU_VALUE_NULL;
+    slot_value(p, slot)->kind = VMU_VALUE_NULL;
     return p->depth == 1 ? member_done(p, slot, (const uint8_t *)"null", 4) : 1;
 }
 
@@ -551,8 +590,9 @@ static int cb_boolean(void *ctx, int b)
     size_t slot = value_slot(p);
     if (slot == SIZE_MAX)
         return stop(p, GCS_STOP_NOMEM);
-    p->nodes[slot].value.kind = VMU_VALUE_BOOL;
-    p->nodes[slot].value.as.b = b != 0;
+    vmu_value *v = slot_value(p, slot);
+    v->kind = VMU_VALUE_BOOL;
+    v->as.b = b != 0;
     if (p->depth != 1)
         return 1;
     return b ? member_done(p, slot, (const uint8_t *)"true", 4)
@@ -587,7 +627,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
         p->map_error = text;
         p->map_error_len = n;
     }
-    vmu_value *v = &p->nodes[slot].value;
+    vmu_value *v = slot_value(p, slot);
     if (p->depth != 1) {
         v->kind = VMU_VALUE_FLOAT;
         v->as.f = d;
@@ -662,7 +702,7 @@ static int string_slow(gcs_parser *p, const unsigned char *s, size_t len)
     size_t raw_len;
     if (take_string(p, s, len, &text, &text_len, &raw, &raw_len) != 0)
         return stop(p, GCS_STOP_NOMEM);
-    vmu_value *v = &p->nodes[slot].value;
+    vmu_value *v = slot_value(p, slot);
     v->kind = VMU_VALUE_STRING;
     v->as.str.ptr = text;
     v->as.str.len = text_len;
@@ -833,11 +873,11 @@ static int open_container(gcs_parser *p, bool is_object)
     if (grow((void **)&p->frames, &p->frame_cap, p->depth + 1, sizeof *p->frames) != 0)
         return stop(p, GCS_STOP_NOMEM);
     gcs_frame *f = &p->frames[p->depth++];
-    f->children_start = p->node_count;
+    f->children_start = is_object ? p->node_count : p->item_count;
     f->slot = slot;
     f->is_object = is_object;
     /* The container's own value is filled in when it closes. */
-    p->nodes[slot].value.kind = is_object ? VMU_VALUE_OBJECT : VMU_VALUE_ARRAY;
+    slot_value(p, slot)->kind = is_object ? VMU_VALUE_OBJECT : VMU_VALUE_ARRAY;
     return 1;
 }
 
@@ -853,27 +893,34 @@ static int close_container(gcs_parser *p, bool is_object)
         return 1;
     }
     gcs_frame *f = &p->frames[--p->depth];
-    size_t count = p->node_count - f->children_start;
-    vmu_value *v = &p->nodes[f->slot].value;
+    vmu_value *v = slot_value(p, f->slot);
     if (is_object) {
+        size_t count = p->node_count - f->children_start;
         vmu_field *members = gcs_arena_alloc(&p->arena, count * sizeof *members + 1);
         if (!members)
             return stop(p, GCS_STOP_NOMEM);
-        memcpy(members, p->nodes + f->children_start, count * sizeof *members);
+        if (count)
+            memcpy(members, p->nodes + f->children_start, count * sizeof *members);
         v->as.object.members = members;
         v->as.object.count = count;
+        p->node_count = f->children_start;
+        if (p->node_cap > NODES_KEPT && p->node_count < p->node_cap / 4)
+            shrink_stack((void **)&p->nodes, &p->node_cap, p->node_count, sizeof *p->nodes);
+        if (p->reloc_mark > p->node_count)
+            p->reloc_mark = p->node_count;
     } else {
+        size_t count = p->item_count - f->children_start;
         vmu_value *items = gcs_arena_alloc(&p->arena, count * sizeof *items + 1);
         if (!items)
             return stop(p, GCS_STOP_NOMEM);
-        for (size_t i = 0; i < count; i++)
-            items[i] = p->nodes[f->children_start + i].value;
+        if (count)
+            memcpy(items, p->items + f->children_start, count * sizeof *items);
         v->as.array.items = items;
         v->as.array.count = count;
+        p->item_count = f->children_start;
+        if (p->item_cap > NODES_KEPT && p->item_count < p->item_cap / 4)
+            shrink_stack((void **)&p->items, &p->item_cap, p->item_count, sizeof *p->items);
     }
-    p->node_count = f->children_start;
-    if (p->reloc_mark > p->node_count)
-        p->reloc_mark = p->node_count;
     size_t slot = f->slot;
     if (p->depth != 1 || p->pending_std != GCS_STD_TIME)
         return p->depth == 1 ? member_done(p, slot, NULL, 0) : 1;
@@ -933,13 +980,15 @@ void gcs_parser_free(gcs_parser *p)
     p->yajl = NULL;
     vmu_buf_free(&p->carry);
     vmu_free(p->nodes);
+    vmu_free(p->items);
     vmu_free(p->frames);
     vmu_free(p->marks);
     gcs_arena_free(&p->arena);
     p->nodes = NULL;
+    p->items = NULL;
     p->frames = NULL;
     p->marks = NULL;
-    p->node_cap = p->frame_cap = p->mark_cap = 0;
+    p->node_cap = p->item_cap = p->frame_cap = p->mark_cap = 0;
 }
 
 int gcs_parser_restart(gcs_parser *p)
@@ -964,6 +1013,19 @@ yajl_status gcs_parser_feed(gcs_parser *p, const uint8_t *data, size_t len, uint
     p->place_lo = p->zero_copy ? (uintptr_t)data : 1;
     p->place_hi = p->zero_copy ? (uintptr_t)data + len : 0;
     p->carry_synced = 0;
+    p->stop = GCS_STOP_NONE;
+    return yajl_parse(p->yajl, data, len);
+}
+
+yajl_status gcs_parser_feed_token(gcs_parser *p, const uint8_t *data, size_t len, uint64_t off)
+{
+    p->feed = data;
+    p->feed_len = len;
+    p->feed_off = off;
+    p->high_at = (uintptr_t)data;
+    p->place_lo = 1; /* nothing is used in place */
+    p->place_hi = 0;
+    p->carry_synced = len; /* the bytes are the carry's own */
     p->stop = GCS_STOP_NONE;
     return yajl_parse(p->yajl, data, len);
 }

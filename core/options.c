@@ -551,6 +551,25 @@ static vmu_runtime_options *refuse_process_details(const vmu_any *any, vmu_err *
     return NULL;
 }
 
+/* typeurl's error for a type URL nothing is registered under, the URL
+ * printed whole as Go does. Only one too long for the message buffer is
+ * shortened, at a character boundary and marked with "...", so that the
+ * reason stays. */
+static void type_not_found(const char *url, size_t url_len, vmu_err *err)
+{
+    static const char head[] = UNMARSHAL_PREFIX "type with url ";
+    static const char tail[] = ": not found";
+    const size_t room = sizeof err->msg - 1 - (sizeof head - 1) - (sizeof tail - 1);
+    const char *more = "";
+    if (url_len > room) {
+        url_len = room - 3;
+        while (url_len > 0 && ((unsigned char)url[url_len] & 0xc0) == 0x80)
+            url_len--;
+        more = "...";
+    }
+    vmu_err_set(err, "%s%.*s%s%s", head, (int)url_len, url, more, tail);
+}
+
 vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu_any *any,
                                                    vmu_err *err)
 {
@@ -567,8 +586,7 @@ vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu
     if (names_message(url, url_len, PROCESS_DETAILS_FULL_NAME))
         return refuse_process_details(any, err);
     if (!names_message(url, url_len, OPTIONS_FULL_NAME)) {
-        vmu_err_set(err, UNMARSHAL_PREFIX "type with url %.*s: not found",
-                    url_len > 400 ? 400 : (int)url_len, url);
+        type_not_found(url, url_len, err);
         return NULL;
     }
     vmu_err why;

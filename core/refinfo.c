@@ -1,7 +1,8 @@
 /* The UVM reference info file (hcsshim's ParseUVMReferenceInfo), read with
  * the care an untrusted file name needs: the open cannot leave the reference
- * root, follow a symbolic link at the end, block on a FIFO or read a huge
- * file. */
+ * root, block on a FIFO or read a huge file. Symbolic links are resolved
+ * beneath the root by openat2 (RESOLVE_BENEATH) where the kernel has it;
+ * the walk used without it follows none (docs/refinfo.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -60,7 +61,9 @@ static void log_not_found(ref_file *f)
 /* The result of opening: a descriptor, or why not. */
 enum { OPEN_FAILED = -1, OPEN_NOT_FOUND = -2 };
 
-static int classify_open_error(ref_file *f, int error)
+/* follows_links: the open resolved symbolic links (openat2), so ELOOP is
+ * the kernel's "too many levels" as Go would see it, not a refused link. */
+static int classify_open_error(ref_file *f, int error, bool follows_links)
 {
     switch (error) {
     case ENOENT:
@@ -69,7 +72,10 @@ static int classify_open_error(ref_file *f, int error)
         fail_escape(f);
         return OPEN_FAILED;
     case ELOOP:
-        fail(f, "symbolic links are not followed");
+        if (follows_links)
+            fail_errno(f, "open", error);
+        else
+            fail(f, "symbolic links are not followed");
         return OPEN_FAILED;
     default:
         fail_errno(f, "open", error);
@@ -77,10 +83,13 @@ static int classify_open_error(ref_file *f, int error)
     }
 }
 
-static const int file_flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+/* O_NONBLOCK: a FIFO opens at once and is then refused as not regular. */
+static const int file_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
 
-/* openat2 below `root_fd`. Returns the descriptor, OPEN_* or, with errno
- * ENOSYS, "no openat2 here". */
+/* openat2 below `root_fd`: symbolic links are followed as long as they
+ * stay beneath it (an absolute one, or one whose ".." climbs out, fails
+ * with EXDEV). Returns the descriptor, or -1 with errno (ENOSYS: no
+ * openat2 here). */
 static int open_with_openat2(int root_fd, const char *name)
 {
     struct open_how how;
@@ -132,23 +141,30 @@ static int open_by_walk(ref_file *f, int root_fd, char *name)
         if (dir_fd != root_fd)
             close(dir_fd);
         if (next < 0)
-            return classify_open_error(f, error);
+            return classify_open_error(f, error, false);
         dir_fd = next;
         component = slash + 1;
     }
-    int fd = openat_retry(dir_fd, component, file_flags);
+    int fd = openat_retry(dir_fd, component, file_flags | O_NOFOLLOW);
     int error = errno;
     if (dir_fd != root_fd)
         close(dir_fd);
-    return fd >= 0 ? fd : classify_open_error(f, error);
+    return fd >= 0 ? fd : classify_open_error(f, error, false);
 }
 
 /* Opens the reference file `name` (clean, relative) under `root`. */
 static int open_reference(ref_file *f, const char *root, char *name)
 {
+    if (strcmp(name, ".") == 0) {
+        /* filepath.Join(root, ".") is the root itself, which Go reads
+         * whatever it is (a regular file too). The root is the host's
+         * choice, so it is opened as given, links followed. */
+        int fd = openat_retry(AT_FDCWD, root, file_flags);
+        return fd >= 0 ? fd : classify_open_error(f, errno, true);
+    }
     int root_fd = openat_retry(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
-        return classify_open_error(f, errno);
+        return classify_open_error(f, errno, true);
     int fd = -1;
     bool walk = !atomic_load(&openat2_enabled) || atomic_load(&openat2_missing);
     if (!walk) {
@@ -159,7 +175,7 @@ static int open_reference(ref_file *f, const char *root, char *name)
             atomic_store(&openat2_missing, true);
             walk = true;
         } else if (fd < 0) {
-            fd = classify_open_error(f, errno);
+            fd = classify_open_error(f, errno, true);
         }
     }
     if (walk)

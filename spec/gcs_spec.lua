@@ -350,6 +350,25 @@ describe("gcs_log_decoder", function()
     vmutils.set_log_level(saved)
   end)
 
+  it("decodes entries far longer than a read with max_entry_bytes = 2^30, in any chunking", function()
+    local saved = vmutils.get_log_level()
+    vmutils.set_log_level("trace")
+    local long = ("ab\\u00e9"):rep(100000) -- 800 KB of escaped text
+    local text = '{"msg":"' .. long .. '","n":0.' .. ("0"):rep(200000) .. '1,"a":[' .. ("0,"):rep(100000)
+      .. '0]}\n{"msg":"next"}\n'
+    local opts = { max_entry_bytes = 2 ^ 30 // 1 }
+    local whole = decode(text, 0, opts)
+    assert.are.equal(2, #whole)
+    assert.are.equal(("ab\u{e9}"):rep(100000), whole[1].msg)
+    assert.are.equal(0, whole[1].fields.n)
+    assert.are.equal(100001, #whole[1].fields.a)
+    assert.are.equal("next", whole[2].msg)
+    for _, size in ipairs({ 65536 + 1, 300007 }) do
+      assert.are.same(whole, decode(text, size, opts))
+    end
+    vmutils.set_log_level(saved)
+  end)
+
   it("applies the state's level", function()
     local saved = vmutils.get_log_level()
     vmutils.set_log_level("error")

@@ -195,6 +195,22 @@ describe("unmarshal_runtime_options", function()
     end)
   end
 
+  it("prints an unknown type URL of more than 400 characters whole, as Go does", function()
+    for _, n in ipairs({ 401, 450 }) do
+      local url = "example.com/" .. ("x"):rep(n - 12)
+      local o, err = vmutils.unmarshal_runtime_options({ type_url = url, value = vfield(1, 1) })
+      assert.is_nil(o)
+      assert.are.equal("failed to unmarshal options: type with url " .. url .. ": not found", err)
+    end
+  end)
+
+  it("shortens a type URL too long for an error message with \"...\", keeping the reason", function()
+    local url = "example.com/" .. ("x"):rep(5000)
+    local o, err = vmutils.unmarshal_runtime_options({ type_url = url, value = vfield(1, 1) })
+    assert.is_nil(o)
+    assert.is_truthy(err:find("^failed to unmarshal options: type with url example%.com/x+%.%.%.: not found$"))
+  end)
+
   it("takes a 100 MB annotation map of large values", function()
     local value = ("v"):rep(10 * 1024 * 1024)
     local entries = {}

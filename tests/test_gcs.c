@@ -1004,6 +1004,127 @@ static size_t heap_in_use(void)
     return mi.uordblks + mi.hblkhd;
 }
 
+/* Decodes one entry pre + size bytes of fill + post, fed in 64 KiB pieces
+ * with no entry limit in the way; returns the decoder's lexing work and
+ * checks the entry came out as a record. */
+static uint64_t work_of_long_token(const char *pre, char fill, const char *post, size_t size)
+{
+    capture c;
+    capture_init(&c);
+    vmu_gcs_options opts;
+    vmu_gcs_options_init(&opts);
+    opts.max_entry_bytes = VMU_GCS_MAX_ENTRY_BYTES_LIMIT;
+    vmu_gcs_decoder *d = vmu_gcs_decoder_new("test-vm", 7, &opts, c.logger);
+    assert_non_null(d);
+    size_t pre_len = strlen(pre), post_len = strlen(post);
+    size_t len = pre_len + size + post_len;
+    char *text = malloc(len);
+    assert_non_null(text);
+    memcpy(text, pre, pre_len);
+    memset(text + pre_len, fill, size);
+    memcpy(text + pre_len + size, post, post_len);
+    for (size_t i = 0; i < len; i += 65536)
+        assert_int_equal(vmu_gcs_decoder_feed(d, text + i, len - i < 65536 ? len - i : 65536), 0);
+    assert_int_equal(vmu_gcs_decoder_finish(d), 0);
+    uint64_t work = gcs_decoder_lexed_bytes(d);
+    vmu_gcs_decoder_free(d);
+    free(text);
+    assert_int_equal(c.records, 1);
+    assert_null(strstr(c.text, "\"error\""));
+    /* A long string is in the record (a long number's value is 0). */
+    assert_true(fill == '0' || c.len > size);
+    capture_free(&c);
+    return work;
+}
+
+/* A token (string, number) far longer than a piece of input: decoding
+ * works on each byte a bounded number of times, so an entry twice as long
+ * costs twice as much, whatever the entry limit. */
+static void test_long_token_linear(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pre;
+        char fill;
+        const char *post;
+    } shapes[] = {
+        {"{\"level\":\"info\",\"msg\":\"", 'a', "\"}\n"},
+        {"{\"msg\":\"x\",\"deep\":[{\"s\":\"", 'b', "\"}]}\n"},
+        {"{\"msg\":\"x\",\"n\":0.", '0', "1}\n"},
+        {"{\"msg\":\"x\",\"", 'k', "\":1}\n"},
+    };
+    const size_t n = 2u << 20;
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
+        uint64_t w1 = work_of_long_token(shapes[i].pre, shapes[i].fill, shapes[i].post, n);
+        uint64_t w2 = work_of_long_token(shapes[i].pre, shapes[i].fill, shapes[i].post, 2 * n);
+        double ratio = (double)w2 / (double)w1;
+        print_message("# shape %zu: work %llu for %zu bytes, %llu for %zu (ratio %.2f)\n", i,
+                      (unsigned long long)w1, n, (unsigned long long)w2, 2 * n, ratio);
+        assert_true(w1 >= n);
+        assert_true(ratio > 1.9 && ratio < 2.1);
+    }
+}
+
+/* The heap in use when the last record reached the sink, before it was
+ * formatted: the decoded entry and what the decoder still holds. */
+static size_t heap_at_record;
+
+static void heap_sampling_sink(void *user, const vmu_log_record *record)
+{
+    heap_at_record = heap_in_use();
+    capture_sink(user, record);
+}
+
+/* An entry holding an array of half a million zeros (1 MiB of text):
+ * the decoder's heap, while it reads the entry and when the record goes
+ * out, stays near one vmu_value (24 bytes) a value. */
+static void test_array_of_small_values_heap(void **state)
+{
+    (void)state;
+    const size_t count = 512u * 1024u;
+    const char *pre = "{\"level\":\"info\",\"msg\":\"x\",\"a\":[[";
+    size_t len = strlen(pre) + 2 * count + 4;
+    char *text = malloc(len);
+    assert_non_null(text);
+    size_t n = strlen(pre);
+    memcpy(text, pre, n);
+    for (size_t i = 0; i < count; i++) {
+        text[n++] = '0';
+        text[n++] = ',';
+    }
+    n--; /* the last comma */
+    memcpy(text + n, "]]}\n", 4);
+    n += 4;
+    capture c;
+    capture_init(&c);
+    vmu_logger_set_sink(c.logger, heap_sampling_sink, &c);
+    vmu_gcs_options opts;
+    vmu_gcs_options_init(&opts);
+    opts.max_entry_bytes = VMU_GCS_MAX_ENTRY_BYTES_LIMIT;
+    malloc_trim(0);
+    size_t base = heap_in_use();
+    vmu_gcs_decoder *d = vmu_gcs_decoder_new("test-vm", 7, &opts, c.logger);
+    assert_non_null(d);
+    size_t peak = 0;
+    for (size_t i = 0; i < n; i += 65536) {
+        assert_int_equal(vmu_gcs_decoder_feed(d, text + i, n - i < 65536 ? n - i : 65536), 0);
+        size_t now = heap_in_use();
+        if (now > peak)
+            peak = now;
+    }
+    assert_int_equal(vmu_gcs_decoder_finish(d), 0);
+    vmu_gcs_decoder_free(d);
+    free(text);
+    assert_int_equal(c.records, 1);
+    assert_int_equal(count_of(c.text, "0,"), count - 1);
+    size_t budget = count * (sizeof(vmu_value) + 8) + 2u * 1024u * 1024u;
+    print_message("# heap: %zu bytes while reading, %zu at the record, for %zu values\n", peak - base,
+                  heap_at_record - base, count);
+    assert_true(peak - base < budget);
+    assert_true(heap_at_record - base < budget);
+    capture_free(&c);
+}
+
 static void test_oversized_entry_bounded(void **state)
 {
     (void)state;
@@ -1774,6 +1895,8 @@ int main(void)
         cmocka_unit_test(test_resync_error_at_line_start),
         cmocka_unit_test(test_resync_drops_only_white_space),
         cmocka_unit_test(test_oversized_entry_bounded),
+        cmocka_unit_test(test_long_token_linear),
+        cmocka_unit_test(test_array_of_small_values_heap),
         cmocka_unit_test(test_text_after_error_in_pieces),
         cmocka_unit_test(test_pieces_keep_characters_whole),
         cmocka_unit_test(test_host_level_filters),

@@ -457,6 +457,65 @@ static void test_type_url(void **state)
     }
 }
 
+/* A type URL of n bytes: "x/" then repeated "ab". */
+static char *long_url(size_t n)
+{
+    char *url = malloc(n + 1);
+    assert_non_null(url);
+    for (size_t i = 0; i < n; i++)
+        url[i] = i < 2 ? "x/"[i] : "ab"[i % 2];
+    url[n] = '\0';
+    return url;
+}
+
+/* Go prints an unknown type URL whole, however long: every one that fits
+ * the message buffer comes out whole (401 bytes and more included); a longer
+ * one is shortened at a character boundary with "..." and keeps the
+ * reason. */
+static void test_long_type_url(void **state)
+{
+    (void)state;
+    static const char head[] = "failed to unmarshal options: type with url ";
+    static const char tail[] = ": not found";
+    size_t fits = sizeof ((vmu_err *)0)->msg - 1 - (sizeof head - 1) - (sizeof tail - 1);
+    static const uint8_t value[] = {0x08, 0x01};
+    size_t lengths[] = {399, 400, 401, 420, fits, fits + 1, 4000};
+    for (size_t k = 0; k < ARRAY_LEN(lengths); k++) {
+        char *url = long_url(lengths[k]);
+        vmu_any any = {url, lengths[k], value, sizeof value};
+        vmu_err err = {{0}};
+        assert_null(vmu_unmarshal_runtime_options(NULL, &any, &err));
+        size_t len = strlen(err.msg);
+        assert_memory_equal(err.msg, head, sizeof head - 1);
+        assert_string_equal(err.msg + len - (sizeof tail - 1), tail);
+        if (lengths[k] <= fits) {
+            char want[sizeof err.msg];
+            snprintf(want, sizeof want, "%s%s%s", head, url, tail);
+            assert_string_equal(err.msg, want);
+        } else {
+            size_t kept = len - (sizeof head - 1) - (sizeof tail - 1) - 3;
+            assert_memory_equal(err.msg + sizeof head - 1, url, kept);
+            assert_memory_equal(err.msg + sizeof head - 1 + kept, "...", 3);
+        }
+        free(url);
+    }
+    /* The cut never splits a character: "é" is two bytes. */
+    size_t n = 2000;
+    char *url = long_url(n);
+    for (size_t i = 2; i + 1 < n; i += 2) {
+        url[i] = (char)0xc3;
+        url[i + 1] = (char)0xa9;
+    }
+    vmu_any any = {url, n, value, sizeof value};
+    vmu_err err = {{0}};
+    assert_null(vmu_unmarshal_runtime_options(NULL, &any, &err));
+    const char *dots = strstr(err.msg, "...: not found");
+    assert_non_null(dots);
+    assert_int_equal((size_t)(dots - err.msg - (sizeof head - 1)) % 2, 0);
+    assert_int_equal((unsigned char)dots[-1], 0xa9);
+    free(url);
+}
+
 static void test_process_details_errors(void **state)
 {
     (void)state;
@@ -764,6 +823,7 @@ int main(void)
     for (size_t i = 0; i < ARRAY_LEN(url_cases); i++)
         tests[n++] = (struct CMUnitTest)ROW_TEST(test_type_url, url_cases[i]);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_process_details_errors);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_type_url);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unmarshal_wraps_decode_errors);
     for (size_t i = 0; i < ARRAY_LEN(any_bytes_cases); i++)
         tests[n++] = (struct CMUnitTest)ROW_TEST(test_any_bytes, any_bytes_cases[i]);

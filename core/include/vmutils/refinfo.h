@@ -29,18 +29,20 @@ extern "C" {
  *
  * The name comes from a pod annotation, so it is untrusted, and the file is
  * opened more carefully than Go does: openat2(2) below the opened root with
- * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and O_NOFOLLOW | O_NONBLOCK, or,
- * where the kernel has no openat2 (ENOSYS, or EPERM from a seccomp filter),
- * one openat(O_NOFOLLOW) per path component, which refuses every symbolic
- * link. Failures return -1 with one of these messages, all starting with
- * "failed to read UVM reference info file: " as Go's do (P is the joined
- * path):
+ * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and O_NONBLOCK, which follows
+ * symbolic links only while they stay beneath the root, or, where the
+ * kernel has no openat2 (ENOSYS, or EPERM from a seccomp filter), one
+ * openat(O_NOFOLLOW) per path component, which refuses every symbolic link
+ * (docs/refinfo.md). A name that cleans to "." is the root itself, read
+ * whatever it is, as Go does. Failures return -1 with one of these
+ * messages, all starting with "failed to read UVM reference info file: "
+ * as Go's do (P is the joined path):
  *   "P: path escapes the reference root"   an absolute name, a name whose
  *                                          ".." leads above the root, or a
  *                                          symbolic link that leads out
- *   "P: symbolic links are not followed"   the name ends in a symbolic link
- *                                          (or, without openat2, any
- *                                          component is one)
+ *                                          (absolute links included)
+ *   "P: symbolic links are not followed"   without openat2: a component
+ *                                          is a symbolic link
  *   "P: not a regular file"                a directory, FIFO, socket, device
  *                                          (a FIFO is opened non-blocking and
  *                                          never read)
