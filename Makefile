@@ -81,7 +81,8 @@ $(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
 
 # The embedding API's tests need the runtime objects and Lua besides the core.
-$(BUILD)/tests/test_runtime: tests/test_runtime.c $(TEST_SUPPORT) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_runtime $(BUILD)/tests/test_runtime_sandbox: $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) \
+  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(TEST_SUPPORT) \
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
