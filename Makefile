@@ -200,7 +200,7 @@ FUZZ_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addres
   -fno-sanitize-recover=undefined
 FUZZ_SRC      := $(wildcard fuzz/fuzz_*.c)
 # Targets that drive the Lua runtime link the module, the embedding API and Lua.
-FUZZ_LUA      := fuzz_request
+FUZZ_LUA      := fuzz_request fuzz_policy
 FUZZ_BIN       = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzzers/%)
 TSAN_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 
