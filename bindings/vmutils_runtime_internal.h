@@ -59,6 +59,9 @@ void vmu_sandbox_end_call(lua_State *L);
  * `lib`. */
 void vmu_bounded_string(lua_State *L, int lib);
 void vmu_bounded_table(lua_State *L, int lib);
+/* string.find, match, gmatch and gsub with a matcher that counts its steps
+ * (vmutils_runtime_patterns.c), set into the library copy at `lib`. */
+void vmu_bounded_patterns(lua_State *L, int lib);
 
 /* The policy's io table, open, lines and type (vmutils_runtime_files.c),
  * pushed; and closing every file policies left open. */

@@ -414,8 +414,10 @@ void vmu_sandbox_init(lua_State *L)
         lua_getglobal(L, standard[i].name);
         copy_fields(L, -1, standard[i].allowed, standard[i].denied);
         lua_remove(L, -2);
-        if (strcmp(standard[i].name, "string") == 0)
+        if (strcmp(standard[i].name, "string") == 0) {
             vmu_bounded_string(L, -1);
+            vmu_bounded_patterns(L, -1);
+        }
         else if (strcmp(standard[i].name, "table") == 0)
             vmu_bounded_table(L, -1);
         add_library(L, libraries, standard[i].name);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lauxlib.h>
+#include <lua.h>
 
 #include "vmutils.h"
 #include "vmutils_runtime.h"
@@ -329,6 +331,99 @@ static void test_bounded_functions_keep_their_results(void **state)
     vmu_runtime_free(rt);
 }
 
+/* The policies' pattern functions (reached through the string metatable)
+ * against Lua's own (the host's string table) on every combination of
+ * subjects, patterns, start positions and replacements below: the same
+ * results, or the same error messages. */
+static const char pattern_comparison[] =
+    "local subjects = { '', 'a', 'aaa', 'abc', 'hello world', 'key = value; other = 2', "
+    "  '(foo(bar))baz', 'THE (quick) fox', 'a.b-c%d', '\\0x\\0', '  trim me  ', "
+    "  'aXbXc', 'x=1, y=22, z=333', '[[]]', 'caf\\195\\169', 'ab12cd34', '$^' }\n"
+    "local patterns = { '', 'a', '^a', 'a$', '^$', '.', '.-', '.*', 'a*', 'a+', 'a-', 'a?', "
+    "  '%a+', '%A', '%d+', '%D+', '%s*(.-)%s*$', '(%w+) = (%w+)', '%b()', '%f[%w]%w+', "
+    "  '()a()', '(a)%1', '(a*(.)%w(%s*))', '[%a_][%w_]*', '[^%s]+', '[]]', '[a-c]+', '[%]]', "
+    "  '[^]]', 'x=(%d+)', '%.', '%%', '%', '[a', '(()', '%1', '(a', 'a)', '%f', '%fa', '%b', "
+    "  '%bx', '^(a+)$', '$^', '^', '%z', '\\0', '%c', '[%c]', '%x+', '%p', '%u%l', '%g+', "
+    "  '(%d)(%d)', 'X', 'c%.', '[a-]', '[-a]', '[%a-z]', 'a-b', '.-b', '(h)(e)(l)(l)(o)' }\n"
+    "local inits = { nil, 1, 2, 0, -1, -3, 100, -100 }\n"
+    "local repls = { '', '%0', '<%1>', '%%', '%2', '%', '%x', 'r', 5, { a = 'A', hello = false }, "
+    "  function(x) return x == 'a' and 'Z' or nil end, function() return {} end }\n"
+    "local function pack(ok, ...) return { ok = ok, n = select('#', ...), ... } end\n"
+    "local function same(a, b) if a.ok ~= b.ok or a.n ~= b.n then return false end "
+    "  for i = 1, a.n do if a[i] ~= b[i] and not (a.ok and type(a[i]) == 'function') then "
+    "    return false end end return true end\n"
+    "local function show(r) local t = {} for i = 1, r.n do t[i] = tostring(r[i]) end "
+    "  return tostring(r.ok) .. ' ' .. table.concat(t, ', ') end\n"
+    "local mine = { find = ('').find, match = ('').match, gmatch = ('').gmatch, gsub = ('').gsub }\n"
+    "assert(mine.find ~= string.find and mine.gsub ~= string.gsub)\n"
+    "local count = 0\n"
+    "local function check(name, ...)\n"
+    "  count = count + 1\n"
+    "  local want, got = pack(pcall(string[name], ...)), pack(pcall(mine[name], ...))\n"
+    "  if not same(want, got) then\n"
+    "    local args = {} for i = 1, select('#', ...) do args[i] = tostring((select(i, ...))) end\n"
+    "    error(name .. '(' .. table.concat(args, ', ') .. '): Lua gives ' .. show(want) .. "
+    "      ', the sandbox ' .. show(got), 0)\n"
+    "  end\n"
+    "end\n"
+    "local function all(f, ...) local t = {} for x in f(...) do t[#t + 1] = x end return t end\n"
+    "for _, s in ipairs(subjects) do for _, p in ipairs(patterns) do\n"
+    "  for i = 1, #inits + 1 do local init = inits[i]\n"
+    "    check('find', s, p, init) check('match', s, p, init) check('find', s, p, init, true)\n"
+    "  end\n"
+    "  for _, r in ipairs(repls) do check('gsub', s, p, r) check('gsub', s, p, r, 1) end\n"
+    "  local ok1, w = pcall(all, string.gmatch, s, p) local ok2, g = pcall(all, mine.gmatch, s, p)\n"
+    "  count = count + 1\n"
+    "  if ok1 ~= ok2 or (ok1 and table.concat(w, '|') ~= table.concat(g, '|')) or (not ok1 and w ~= g) then\n"
+    "    error('gmatch(' .. s .. ', ' .. p .. ') differs: ' .. tostring(ok1 and table.concat(w, '|') or w) "
+    "      .. ' vs ' .. tostring(ok2 and table.concat(g, '|') or g), 0)\n"
+    "  end\n"
+    "  for _, init in ipairs({ 2, -2, 50 }) do local a, b = all(string.gmatch, s, '.', init), "
+    "    all(mine.gmatch, s, '.', init) assert(table.concat(a) == table.concat(b), 'gmatch init') end\n"
+    "end end\n"
+    "return count\n";
+
+static void test_patterns_match_lua(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = new_runtime(0, 0, 0);
+    lua_State *L = vmu_runtime_lua(rt);
+    if (luaL_dostring(L, pattern_comparison) != LUA_OK)
+        fail_msg("%s", lua_tostring(L, -1));
+    assert_true(lua_tointeger(L, -1) > 50000);
+    lua_pop(L, 1);
+    vmu_runtime_free(rt);
+}
+
+static void test_backtracking_patterns_are_bounded(void **state)
+{
+    (void)state;
+    /* Polynomial in the subject's length to the power of the quantifiers:
+     * the budget and the deadline both stop them. */
+    static const char *const bodies[] = {
+        "string.find(string.rep('a', 20000), string.rep('a-', 12) .. 'b')",
+        "string.match(string.rep('a', 20000), string.rep('a*', 12) .. 'b')",
+        "string.gsub(string.rep('a', 20000), string.rep('a-', 12) .. 'b', '')",
+        "for m in string.gmatch(string.rep('a', 20000), string.rep('a-', 12) .. 'b') do end",
+        "('a'):rep(20000):find(('a?'):rep(20) .. 'b')",
+        "string.find(string.rep('a', 1000000), string.rep('a', 500000) .. 'b', 1, true)",
+    };
+    for (int limit = 0; limit < 2; limit++) {
+        vmu_runtime *rt = limit ? new_runtime(UINT64_MAX, 0, 50) : new_runtime(1000000, 0, UINT64_MAX);
+        const char *want = limit ? VMU_RUNTIME_ERR_TIME_LIMIT : VMU_RUNTIME_ERR_INSTRUCTION_BUDGET;
+        for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+            char policy[512];
+            snprintf(policy, sizeof policy,
+                     "return function() pcall(function() %s end) return { 'escaped' } end", bodies[i]);
+            load(rt, policy);
+            const char *msg = failure(rt, "{}");
+            if (strcmp(msg, want) != 0)
+                fail_msg("%s: %s", bodies[i], msg);
+        }
+        vmu_runtime_free(rt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +436,8 @@ int main(void)
         cmocka_unit_test(test_host_standard_descriptors_are_unreachable),
         cmocka_unit_test(test_deadline_stops_c_work),
         cmocka_unit_test(test_bounded_functions_keep_their_results),
+        cmocka_unit_test(test_patterns_match_lua),
+        cmocka_unit_test(test_backtracking_patterns_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
