@@ -124,7 +124,8 @@ static void string_value(gen *g)
 {
     static const char *const strings[] = {
         "''", "'a'", "'ab'", "'%d'", "'a-b'", "'%s'", "s", "'/dev/null'", "'x = 1; y = 2'",
-        "string.rep('a', 200)", "(s .. s)", "r.annotations.k or 'k'", "'\\0'", "'\\xff\\xfe'"};
+        "string.rep('a', 200)", "(s .. s)", "r.annotations.k or 'k'", "'\\0'", "'\\xff\\xfe'",
+        "string.rep('a', 100000)", "string.rep('(a)', 1000)"};
     emit(g, strings[pick(g, sizeof strings / sizeof strings[0])]);
 }
 
@@ -132,7 +133,9 @@ static void pattern(gen *g)
 {
     static const char *const patterns[] = {"'a'", "'a-b'", "'(%w+) = (%w+)'", "'^a*'", "'[%d%s]+'",
                                            "'%b()'", "'%f[%w]%w+'", "'()'", "'(a)%1'", "'.-$'",
-                                           "'[^a]'", "'a?a?a?aaa'", "'%'", "'[a'", "'(()'"};
+                                           "'[^a]'", "'a?a?a?aaa'", "'%'", "'[a'", "'(()'",
+                                           "string.rep('a-', 10) .. 'b'", "string.rep('a*', 8) .. '$'",
+                                           "string.rep('a', 3000) .. 'b'"};
     emit(g, patterns[pick(g, sizeof patterns / sizeof patterns[0])]);
 }
 
@@ -282,7 +285,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         statement(&g);
     emit(&g, "files = {}\nreturn { n = #t, s = s, t = t, r = math.random(1, 1000000), "
              "f = string.format('%d', 1), leak = tostring(rawget(_G, 'leak')) }\nend\n");
+    vmu_buf_putc(&g.src, '\0'); /* printed by the messages below */
     FUZZ_REQUIRE(!g.src.failed, "out of memory building the policy");
+    g.src.len--;
 
     int fds = open_descriptors();
     result first = run(shared, g.src.data, g.src.len);
