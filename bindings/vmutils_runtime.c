@@ -214,6 +214,8 @@ vmu_buf *vmu_rt_scratch(lua_State *L)
     return &rt->scratch;
 }
 
+vmu_buf *vmu_rt_scratch_text(lua_State *L) { return &runtime_of(L)->scratch; }
+
 /* Starts a call into the policy (in protected mode): the budget, the
  * deadline, and the sandbox's per-call state. */
 static void call_start(vmu_runtime *rt)

@@ -47,6 +47,7 @@ void vmu_rt_charge(lua_State *L, uint64_t work);
 size_t vmu_rt_max_open_files(lua_State *L);
 size_t vmu_rt_memory_room(lua_State *L);
 vmu_buf *vmu_rt_scratch(lua_State *L);
+vmu_buf *vmu_rt_scratch_text(lua_State *L); /* as it is, not emptied */
 
 /* Per call into the policy (vmutils_runtime_sandbox.c): begin restarts
  * the random generator (protected mode); end closes the files the policy

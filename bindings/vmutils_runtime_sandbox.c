@@ -188,17 +188,37 @@ static void copy_fields(lua_State *L, int src, const char *const *allowed, const
     }
 }
 
+/* Encodes value 1 with indent 2 into the runtime's scratch buffer, bounded
+ * by half the room left under the memory cap, so that text and string
+ * together fit. */
+static int encode_into_scratch(lua_State *L)
+{
+    vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_rt_memory_room(L) / 2,
+                    vmu_rt_scratch(L));
+    return 0;
+}
+
 /* json.encode(value [, indent]): the runtime's encoder (sorted keys, Go's
- * escaping), its text held outside the state but bounded by half the room
- * left under the memory cap, so that text and string together fit. */
+ * escaping), its text held outside the state. */
 static int sandbox_json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     lua_Integer indent = luaL_optinteger(L, 2, 0);
     luaL_argcheck(L, indent >= 0 && indent <= 16, 2, "indent must be 0 to 16");
     lua_settop(L, 1);
-    vmu_buf *text = vmu_rt_scratch(L);
-    vmu_json_encode(L, 1, (unsigned)indent, vmu_rt_memory_room(L) / 2, text);
+    lua_pushinteger(L, indent);
+    lua_pushcfunction(L, encode_into_scratch);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        /* Garbage counts against the room until it is collected: collect
+         * it and try once more, as Lua's allocator does before it fails,
+         * so that the outcome does not depend on what earlier work left. */
+        lua_pop(L, 1);
+        lua_gc(L, LUA_GCCOLLECT);
+        encode_into_scratch(L);
+    }
+    vmu_buf *text = vmu_rt_scratch_text(L);
     lua_pushlstring(L, text->data ? text->data : "", text->len);
     vmu_buf_free(text);
     return 1;

@@ -12,15 +12,30 @@
  *  - nothing crashes, and every outcome is OK, REJECTED or ERROR;
  *  - every call (loading, evaluating) ends within the time limit plus a
  *    fixed slack (CPU time of this thread);
- *  - the state stays under its cap, and the process's RSS under the caps of
- *    the live runtimes plus a fixed overhead;
+ *  - the state stays under its cap, and the process's live heap under the
+ *    caps of the live runtimes plus a fixed overhead (the heap the
+ *    allocator reports: under ASan the RSS also holds the quarantine and
+ *    freed chunks the allocator keeps, so RSS is only checked against a
+ *    coarse ceiling);
  *  - every evaluation starts from the same state: the shared runtime's two
  *    evaluations and the fresh runtime's give the same result (unless one
  *    of them reached the time limit, which depends on the machine's speed);
  *  - the policy leaves no descriptor of the host open. */
 #include <dirent.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <time.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FUZZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_ASAN 1
+#endif
+#endif
+#ifdef FUZZ_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include "fuzz_input.h"
 #include "vmutils.h"
@@ -34,12 +49,24 @@
  * 10,000 instructions and every 4,096 elements of the bounded loops, and
  * sanitizers slow those steps down. */
 #define SLACK_MS 400u
-/* RSS above the start-up figure that the caps do not account for: the
- * sanitizers' shadow and quarantine, libFuzzer's own tables. */
-#define RSS_OVERHEAD_MB 768u
+/* Live heap above the start-up figure that the caps do not account for:
+ * libFuzzer's corpus and tables, stdio. */
+#define HEAP_OVERHEAD ((size_t)32 << 20)
+/* The coarse RSS ceiling (libFuzzer's own -rss_limit_mb is 2048). */
+#define RSS_CEILING_MB 1536
 
 static vmu_runtime *shared;
-static long baseline_rss_kb;
+static size_t baseline_heap;
+
+static size_t live_heap(void)
+{
+#ifdef FUZZ_ASAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
 
 static vmu_runtime *new_runtime(void)
 {
@@ -95,7 +122,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     shared = new_runtime();
-    baseline_rss_kb = rss_kb();
+    baseline_heap = live_heap();
     atexit(stop);
     return 0;
 }
@@ -294,7 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     result again = run(shared, g.src.data, g.src.len);
     vmu_runtime *fresh = new_runtime();
     result alone = run(fresh, g.src.data, g.src.len);
-    long rss = rss_kb();
+    size_t heap = live_heap();
     vmu_runtime_free(fresh);
 
     if (!timed_out(&first) && !timed_out(&again))
@@ -307,8 +334,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      again.status, again.text, alone.status, alone.text);
     FUZZ_REQUIRE(open_descriptors() == fds, "descriptors: %d before, %d after:\n%s", fds,
                  open_descriptors(), g.src.data);
-    FUZZ_REQUIRE(rss - baseline_rss_kb <= (long)(2 * (MEMORY >> 10) + RSS_OVERHEAD_MB * 1024),
-                 "RSS grew by %ld kB", rss - baseline_rss_kb);
+    /* Two live runtimes, each with its state and its last document. */
+    FUZZ_REQUIRE(heap <= baseline_heap + 4 * MEMORY + HEAP_OVERHEAD,
+                 "the live heap grew by %zu bytes:\n%s", heap - baseline_heap, g.src.data);
+    FUZZ_REQUIRE(rss_kb() <= (long)RSS_CEILING_MB * 1024, "RSS %ld kB", rss_kb());
     free(first.text);
     free(again.text);
     free(alone.text);

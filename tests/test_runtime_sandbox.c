@@ -171,6 +171,20 @@ static void test_json_encode_is_bounded_by_the_memory_cap(void **state)
     vmu_runtime_free(rt);
 }
 
+static void test_json_encode_does_not_depend_on_garbage(void **state)
+{
+    (void)state;
+    /* Garbage left by the policy's earlier work counts against the room
+     * until collected; json.encode collects it before it gives up. */
+    vmu_runtime *rt = new_runtime(0, 6u << 20, 0);
+    load(rt, "return function() local junk = {} for i = 1, 30000 do junk[i] = ('x'):rep(64) .. i end "
+             "junk = nil local t = {} for i = 1, 20000 do t[i] = ('y'):rep(40) .. i end "
+             "return { #json.encode(t) > 900000 } end");
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(document(rt, "{}"), "[true]");
+    vmu_runtime_free(rt);
+}
+
 /* ---- every call starts from the same state ---- */
 
 static void test_random_generator_restarts_each_evaluation(void **state)
@@ -431,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_iteration_does_not_expose_backing_tables),
         cmocka_unit_test(test_json_encode_replaces_cjson),
         cmocka_unit_test(test_json_encode_is_bounded_by_the_memory_cap),
+        cmocka_unit_test(test_json_encode_does_not_depend_on_garbage),
         cmocka_unit_test(test_random_generator_restarts_each_evaluation),
         cmocka_unit_test(test_open_files_are_limited_and_closed),
         cmocka_unit_test(test_host_standard_descriptors_are_unreachable),
