@@ -20,9 +20,11 @@
  *
  * Policies run sandboxed (see docs/runtime.md): an allow list of globals,
  * read-only globals and libraries, no process or file-writing functions, text
- * chunks only, and two limits per call into the policy: an instruction budget
- * and a cap on the memory the Lua state holds. Reaching a limit fails that
- * call only; the runtime stays usable.
+ * chunks only, and limits per call into the policy: an instruction budget, a
+ * CPU-time limit that holds inside C library functions too, a cap on the
+ * memory the Lua state holds, and a number of open files. Reaching a limit
+ * fails that call only; the runtime stays usable. The runtime's state is the
+ * policies': strings' methods in it are the sandbox's bounded ones.
  *
  * Threads: a runtime is not thread-safe. Use one runtime per thread (they
  * share nothing); a runtime may move between threads between calls.
