@@ -38,6 +38,7 @@ static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "g
 
 /* Nested library tables (vmutils.osversion) are copied this deep at most. */
 #define MAX_LIBRARY_DEPTH 8
+
 static int in_list(const char *const *list, const char *name)
 {
     for (; *list; list++)
@@ -140,9 +141,6 @@ static void make_proxy(lua_State *L, lua_CFunction newindex)
     set_proxy_metatable(L, -1, -2, newindex);
     lua_remove(L, -2);
 }
-
-static void copy_fields(lua_State *L, int src, const char *const *allowed,
-                        const char *const *denied);
 
 /* Replaces the table on the stack top by a read-only proxy of a copy of it,
  * nested tables likewise: the module's own tables stay the host's. */
@@ -437,9 +435,9 @@ void vmu_sandbox_init(lua_State *L)
         if (strcmp(standard[i].name, "string") == 0) {
             vmu_bounded_string(L, -1);
             vmu_bounded_patterns(L, -1);
-        }
-        else if (strcmp(standard[i].name, "table") == 0)
+        } else if (strcmp(standard[i].name, "table") == 0) {
             vmu_bounded_table(L, -1);
+        }
         add_library(L, libraries, standard[i].name);
     }
 
