@@ -194,6 +194,13 @@ void vmu_rt_charge(lua_State *L, uint64_t work)
         reach_limit(L, rt, LIMIT_TIME);
 }
 
+void vmu_rt_check_deadline(lua_State *L)
+{
+    vmu_runtime *rt = runtime_of(L);
+    if (rt && past_deadline(rt))
+        reach_limit(L, rt, LIMIT_TIME);
+}
+
 size_t vmu_rt_max_open_files(lua_State *L)
 {
     vmu_runtime *rt = runtime_of(L);

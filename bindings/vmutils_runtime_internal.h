@@ -44,6 +44,9 @@ void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu
  * runtime frees when the call ends; vmu_rt_memory_room the bytes the state
  * may still allocate under its cap. */
 void vmu_rt_charge(lua_State *L, uint64_t work);
+/* The deadline alone, for C work after the policy returned (encoding the
+ * document); nothing outside a runtime. */
+void vmu_rt_check_deadline(lua_State *L);
 size_t vmu_rt_max_open_files(lua_State *L);
 size_t vmu_rt_memory_room(lua_State *L);
 vmu_buf *vmu_rt_scratch(lua_State *L);

@@ -315,6 +315,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vmu_buf_putc(&g.src, '\0'); /* printed by the messages below */
     FUZZ_REQUIRE(!g.src.failed, "out of memory building the policy");
     g.src.len--;
+    if (getenv("FUZZ_POLICY_PRINT")) /* to see what an input stands for */
+        fprintf(stderr, "%s", g.src.data);
 
     int fds = open_descriptors();
     result first = run(shared, g.src.data, g.src.len);

@@ -309,6 +309,19 @@ static void test_deadline_stops_c_work(void **state)
     vmu_runtime_free(rt);
 }
 
+static void test_deadline_covers_the_document(void **state)
+{
+    (void)state;
+    /* A document of shared tables is exponentially longer than the tables:
+     * writing it is C work after the policy returned. */
+    vmu_runtime *rt = new_runtime(UINT64_MAX, 0, 50);
+    load(rt, "return function() local t = {} for i = 1, 40 do t = { t, t } end return t end");
+    assert_string_equal(failure(rt, "{}"), VMU_RUNTIME_ERR_TIME_LIMIT);
+    load(rt, "return function() return { 1 } end");
+    assert_string_equal(document(rt, "{}"), "[1]");
+    vmu_runtime_free(rt);
+}
+
 static void test_bounded_functions_keep_their_results(void **state)
 {
     (void)state;
@@ -450,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_open_files_are_limited_and_closed),
         cmocka_unit_test(test_host_standard_descriptors_are_unreachable),
         cmocka_unit_test(test_deadline_stops_c_work),
+        cmocka_unit_test(test_deadline_covers_the_document),
         cmocka_unit_test(test_bounded_functions_keep_their_results),
         cmocka_unit_test(test_patterns_match_lua),
         cmocka_unit_test(test_backtracking_patterns_are_bounded),
