@@ -34,7 +34,8 @@
 #endif
 #endif
 #ifdef FUZZ_ASAN
-#include <sanitizer/allocator_interface.h>
+/* The sanitizer runtimes' (gcc ships no header declaring it). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "fuzz_input.h"
