@@ -30,6 +30,9 @@ static vmu_runtime *runtime_with(const char *policy, uint64_t budget, size_t mem
     vmu_runtime_config_init(&config);
     config.instruction_budget = budget;
     config.memory_limit = memory;
+    /* The time limit has tests of its own (test_runtime_sandbox.c); these
+     * fill the memory cap, which takes seconds under valgrind. */
+    config.time_limit_ms = UINT64_MAX;
     vmu_err err = {{0}};
     vmu_runtime *rt = vmu_runtime_new(&config, &err);
     if (!rt)
