@@ -4,8 +4,10 @@
  * reached through /proc/<pid>/fd, /dev/fd or /dev/std*. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,10 +23,61 @@
  * when it is closed). */
 static const char key_open_files = 'f';
 
+/* Whether the canonical path names an entry of a process's descriptor
+ * directory: /proc/<pid>/fd/N, /proc/<pid>/task/<tid>/fd/N (and
+ * /proc/self, /proc/thread-self, which are links to those). */
+static int in_fd_directory(const char *canonical)
+{
+    if (strncmp(canonical, "/proc/", 6) != 0)
+        return 0;
+    const char *p = strchr(canonical + 6, '/');
+    if (p && strncmp(p, "/task/", 6) == 0)
+        p = strchr(p + 6, '/');
+    return p && strncmp(p, "/fd/", 4) == 0;
+}
+
+/* Without openat2: follows the path's final symbolic links one by one, with
+ * their directories resolved, and refuses any step into a descriptor
+ * directory (/dev/stdin -> /proc/self/fd/0). */
+static int reaches_fd_directory(const char *path)
+{
+    char current[PATH_MAX], dir[PATH_MAX], canonical[PATH_MAX], target[PATH_MAX];
+    if (strlen(path) >= sizeof current)
+        return 0; /* open fails with ENAMETOOLONG */
+    strcpy(current, path);
+    for (int hops = 0; hops < 40; hops++) {
+        const char *slash = strrchr(current, '/');
+        const char *base = slash ? slash + 1 : current;
+        if (slash == current)
+            strcpy(dir, "/");
+        else if (slash)
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - current), current);
+        else
+            strcpy(dir, ".");
+        if (!realpath(dir, canonical))
+            return 0; /* open fails too */
+        size_t n = strlen(canonical);
+        if (snprintf(canonical + n, sizeof canonical - n, "%s%s", n > 1 ? "/" : "", base) >=
+            (int)(sizeof canonical - n))
+            return 0;
+        if (in_fd_directory(canonical))
+            return 1;
+        ssize_t len = readlink(canonical, target, sizeof target - 1);
+        if (len < 0)
+            return 0; /* not a link: the walk ends */
+        target[len] = '\0';
+        if (target[0] == '/')
+            strcpy(current, target);
+        else if (snprintf(current, sizeof current, "%s/%s", dir, target) >= (int)sizeof current)
+            return 0;
+    }
+    return 1; /* a loop: open would fail with ELOOP */
+}
+
 /* Opens without following magic links (/proc/<pid>/fd/N and the links to
  * them: /dev/stdin, /dev/fd/N): with openat2 they are refused by the kernel
- * whatever the path's spelling. Without openat2 (Linux < 5.6), the identity
- * check in open_checked still keeps the host's descriptors 0-2 out. */
+ * whatever the path's spelling; without it (Linux < 5.6, valgrind), by
+ * reaches_fd_directory. */
 static int open_no_magic_links(const char *path)
 {
 #ifdef SYS_openat2
@@ -36,6 +89,10 @@ static int open_no_magic_links(const char *path)
     if (fd >= 0 || errno != ENOSYS)
         return (int)fd;
 #endif
+    if (reaches_fd_directory(path)) {
+        errno = ELOOP;
+        return -1;
+    }
     return open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
