@@ -100,7 +100,8 @@ $(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
 
 # The embedding API's tests need the runtime objects and Lua besides the core.
-$(BUILD)/tests/test_runtime: tests/test_runtime.c $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_runtime $(BUILD)/tests/test_runtime_sandbox: $(BUILD)/tests/%: tests/%.c \
+  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
@@ -235,7 +236,7 @@ FUZZ_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addres
   -fno-sanitize-recover=undefined
 FUZZ_SRC      := $(wildcard fuzz/fuzz_*.c)
 # Targets that drive the Lua runtime link the module, the embedding API and Lua.
-FUZZ_LUA      := fuzz_request
+FUZZ_LUA      := fuzz_request fuzz_policy
 FUZZ_BIN       = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzzers/%)
 TSAN_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 

@@ -403,19 +403,40 @@ static int l_lookup_vmmem(lua_State *L)
 typedef struct entry_iter {
     lua_api ctx;
     vmu_process_iter iter;
+    /* A step or close is under way: ctx points at that call's thread and
+     * stack, which an api method could otherwise repoint (stepping the
+     * iterator again, say from a coroutine) and leave dangling once that
+     * thread is collected. Re-entry is refused instead. */
+    bool running;
 } entry_iter;
 
 /* Points the iterator at this call's stack: uservalues 1 and 2 (the api
- * object and the scratch table) pushed at the top. */
+ * object and the scratch table) pushed at the top. The caller calls
+ * iter_leave before it returns or raises. */
 static entry_iter *iter_enter(lua_State *L, int idx)
 {
     entry_iter *it = luaL_checkudata(L, idx, ITER_METATABLE);
+    if (it->running)
+        luaL_error(L, "process_entries: the iterator is already running (stepped again from "
+                      "inside one of its api methods)");
     lua_getiuservalue(L, idx, 1);
     lua_getiuservalue(L, idx, 2);
     it->ctx.L = L;
     it->ctx.object = lua_gettop(L) - 1;
     it->ctx.scratch = lua_gettop(L);
+    it->running = true;
     return it;
+}
+
+/* The thread is not kept past the call: nothing but a running call may
+ * reach it. The api methods run under lua_pcall, so the core's call always
+ * returns here. */
+static void iter_leave(entry_iter *it)
+{
+    it->ctx.L = NULL;
+    it->ctx.object = 0;
+    it->ctx.scratch = 0;
+    it->running = false;
 }
 
 static int iter_step(lua_State *L)
@@ -425,6 +446,7 @@ static int iter_step(lua_State *L)
     vmu_process_entry entry;
     vmu_err err;
     int rc = vmu_process_iter_next(&it->iter, &entry, &err);
+    iter_leave(it);
     if (rc == VMU_WIN_ABORT)
         return raise_stored(L, scratch);
     if (rc == 0)
@@ -442,7 +464,9 @@ static int iter_close(lua_State *L)
     entry_iter *it = iter_enter(L, 1);
     int scratch = it->ctx.scratch;
     vmu_err err;
-    if (vmu_process_iter_close(&it->iter, &err) == VMU_WIN_ABORT)
+    int rc = vmu_process_iter_close(&it->iter, &err);
+    iter_leave(it);
+    if (rc == VMU_WIN_ABORT)
         return raise_stored(L, scratch);
     return 0;
 }
@@ -467,7 +491,7 @@ static int l_process_entries(lua_State *L)
         lua_setfield(L, -2, "__index");
     }
     lua_setmetatable(L, -2);
-    lua_api_init(&it->ctx, L, 0, 0);
+    lua_api_init(&it->ctx, NULL, 0, 0);
     vmu_process_iter_init(&it->iter, &it->ctx.api, vmu_lua_logger(L));
     lua_pushnil(L);
     lua_pushvalue(L, -2);

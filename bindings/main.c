@@ -48,6 +48,9 @@ static const command commands[] = {
      "  --instructions N   instruction budget (default 50000000; 0: none)\n"
      "  --memory SIZE      memory cap in bytes, or with a K, M or G suffix\n"
      "                     (default 64M; 0: none)\n"
+     "  --timeout TIME     CPU time per call, C work included: milliseconds, or\n"
+     "                     with an ms or s suffix (default 1000; 0: none)\n"
+     "  --open-files N     files a policy may hold open (default 16; 0: none)\n"
      "  --compact          print the JSON on one line\n"
      "  -h, --help         print this help\n",
      vmu_cmd_policy},

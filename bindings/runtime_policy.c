@@ -42,6 +42,27 @@ static int parse_size(const char *text, uint64_t *out)
     return 0;
 }
 
+/* Milliseconds, or a count with an ms or s suffix. */
+static int parse_duration_ms(const char *text, uint64_t *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    if (strcmp(end, "s") == 0) {
+        if (n > UINT64_MAX / 1000)
+            return -1;
+        n *= 1000;
+    } else if (*end != '\0' && strcmp(end, "ms") != 0) {
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 static int read_all(FILE *f, vmu_buf *out)
 {
     char chunk[16384];
@@ -98,6 +119,18 @@ int vmu_cmd_policy(int argc, char **argv)
                 config.instruction_budget = value ? value : UINT64_MAX;
             else
                 config.memory_limit = value ? (value > SIZE_MAX ? SIZE_MAX : (size_t)value) : SIZE_MAX;
+            i++;
+        } else if (strcmp(a, "--timeout") == 0) {
+            uint64_t ms;
+            if (i + 1 >= argc || parse_duration_ms(argv[i + 1], &ms) < 0)
+                return vmu_cli_usage_error("%s needs a CPU time in milliseconds (or with ms, s)", a);
+            config.time_limit_ms = ms ? ms : UINT64_MAX;
+            i++;
+        } else if (strcmp(a, "--open-files") == 0) {
+            uint64_t n;
+            if (i + 1 >= argc || parse_size(argv[i + 1], &n) < 0)
+                return vmu_cli_usage_error("%s needs a number", a);
+            config.max_open_files = n ? (n > SIZE_MAX ? SIZE_MAX : (size_t)n) : SIZE_MAX;
             i++;
         } else if (strcmp(a, "--compact") == 0) {
             config.json_indent = 0;

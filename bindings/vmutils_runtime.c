@@ -1,10 +1,12 @@
 /* The embedding runtime: one Lua state per runtime with the memory cap in
- * its allocator and the instruction budget in a count hook, a loaded policy,
- * and evaluate(request JSON) -> document JSON. */
+ * its allocator, the instruction budget and the deadline in a count hook
+ * (and in the sandbox's bounded C functions), a loaded policy, and
+ * evaluate(request JSON) -> document JSON. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lualib.h>
 
@@ -22,6 +24,10 @@ const char vmu_rt_key_vmutils = 'v';
 const char vmu_rt_key_libraries = 'l';
 static const char key_runtime = 'r';
 
+/* Which limit ended the call: the message every later error of the call
+ * is replaced by, since a policy may catch the first with pcall. */
+typedef enum limit_reached { LIMIT_NONE, LIMIT_BUDGET, LIMIT_TIME } limit_reached;
+
 struct vmu_runtime {
     lua_State *L;
     size_t memory_in_use;
@@ -29,7 +35,11 @@ struct vmu_runtime {
     uint64_t instruction_budget;
     uint64_t instructions_left;
     unsigned hook_count; /* the count the hook is set to fire at */
-    int budget_exceeded;
+    limit_reached limit;
+    uint64_t time_limit_ns; /* UINT64_MAX: none */
+    uint64_t deadline_ns;   /* on the thread's CPU clock */
+    size_t max_open_files;
+    vmu_buf scratch; /* json.encode's text, freed when the call ends */
     int policy_ref;
     int cjson_decode_ref;
     unsigned json_indent;
@@ -42,6 +52,8 @@ void vmu_runtime_config_init(vmu_runtime_config *config)
     config->instruction_budget = VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET;
     config->memory_limit = VMU_RUNTIME_DEFAULT_MEMORY_LIMIT;
     config->json_indent = 0;
+    config->time_limit_ms = VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS;
+    config->max_open_files = VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES;
 }
 
 /* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
@@ -92,10 +104,11 @@ static void take_error(vmu_runtime *rt, int status)
         msg = "(error object is not a string)";
         len = strlen(msg);
     }
-    if (rt->budget_exceeded) {
-        /* A policy may catch the budget error with pcall and fail differently
-         * later; the budget is still the cause. */
-        msg = VMU_RUNTIME_ERR_INSTRUCTION_BUDGET;
+    if (rt->limit != LIMIT_NONE) {
+        /* A policy may catch the limit's error with pcall and fail
+         * differently later; the limit is still the cause. */
+        msg = rt->limit == LIMIT_BUDGET ? VMU_RUNTIME_ERR_INSTRUCTION_BUDGET
+                                        : VMU_RUNTIME_ERR_TIME_LIMIT;
         len = strlen(msg);
     }
     set_error(rt, msg, len);
@@ -110,11 +123,50 @@ static vmu_runtime *runtime_of(lua_State *L)
     return rt;
 }
 
+/* CPU time of the calling thread: what the policy's work costs, whatever
+ * else the machine runs. */
+static uint64_t cpu_now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* Ends the call: from now on the hook fires at every instruction, so that a
+ * policy that catches the error cannot run on. */
+static int reach_limit(lua_State *L, vmu_runtime *rt, limit_reached which)
+{
+    if (rt->limit == LIMIT_NONE)
+        rt->limit = which;
+    rt->instructions_left = 0;
+    if (rt->hook_count != 1) {
+        rt->hook_count = 1;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, rt->limit == LIMIT_BUDGET ? VMU_RUNTIME_ERR_INSTRUCTION_BUDGET
+                                                : VMU_RUNTIME_ERR_TIME_LIMIT);
+    return lua_error(L);
+}
+
+static int past_deadline(const vmu_runtime *rt)
+{
+    return rt->time_limit_ns != UINT64_MAX && cpu_now_ns() >= rt->deadline_ns;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     vmu_runtime *rt = runtime_of(L);
-    if (!rt->budget_exceeded && rt->instructions_left > rt->hook_count) {
+    if (rt->limit != LIMIT_NONE)
+        reach_limit(L, rt, rt->limit);
+    if (past_deadline(rt))
+        reach_limit(L, rt, LIMIT_TIME);
+    if (rt->instruction_budget == UINT64_MAX)
+        return;
+    if (rt->instructions_left > rt->hook_count) {
         rt->instructions_left -= rt->hook_count;
         unsigned next = rt->instructions_left < HOOK_STEP ? (unsigned)rt->instructions_left : HOOK_STEP;
         if (next != rt->hook_count) {
@@ -123,22 +175,62 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
         }
         return;
     }
-    /* Out of budget: fire at every instruction from now on, so that a policy
-     * that catches the error cannot run on. */
-    rt->instructions_left = 0;
-    rt->budget_exceeded = 1;
-    if (rt->hook_count != 1) {
-        rt->hook_count = 1;
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    }
-    lua_pushstring(L, VMU_RUNTIME_ERR_INSTRUCTION_BUDGET);
-    lua_error(L);
+    reach_limit(L, rt, LIMIT_BUDGET);
 }
 
-static void budget_start(vmu_runtime *rt)
+void vmu_rt_charge(lua_State *L, uint64_t work)
 {
-    rt->budget_exceeded = 0;
-    if (rt->instruction_budget == UINT64_MAX) {
+    vmu_runtime *rt = runtime_of(L);
+    if (!rt)
+        return;
+    if (rt->limit != LIMIT_NONE)
+        reach_limit(L, rt, rt->limit);
+    if (rt->instruction_budget != UINT64_MAX) {
+        if (rt->instructions_left <= work)
+            reach_limit(L, rt, LIMIT_BUDGET);
+        rt->instructions_left -= work;
+    }
+    if (past_deadline(rt))
+        reach_limit(L, rt, LIMIT_TIME);
+}
+
+void vmu_rt_check_deadline(lua_State *L)
+{
+    vmu_runtime *rt = runtime_of(L);
+    if (rt && past_deadline(rt))
+        reach_limit(L, rt, LIMIT_TIME);
+}
+
+size_t vmu_rt_max_open_files(lua_State *L)
+{
+    vmu_runtime *rt = runtime_of(L);
+    return rt ? rt->max_open_files : 0;
+}
+
+size_t vmu_rt_memory_room(lua_State *L)
+{
+    vmu_runtime *rt = runtime_of(L);
+    return rt && rt->memory_limit > rt->memory_in_use ? rt->memory_limit - rt->memory_in_use : 0;
+}
+
+vmu_buf *vmu_rt_scratch(lua_State *L)
+{
+    vmu_runtime *rt = runtime_of(L);
+    vmu_buf_free(&rt->scratch);
+    vmu_buf_init(&rt->scratch);
+    return &rt->scratch;
+}
+
+vmu_buf *vmu_rt_scratch_text(lua_State *L) { return &runtime_of(L)->scratch; }
+
+/* Starts a call into the policy (in protected mode): the budget, the
+ * deadline, and the sandbox's per-call state. */
+static void call_start(vmu_runtime *rt)
+{
+    rt->limit = LIMIT_NONE;
+    vmu_sandbox_begin_call(rt->L);
+    rt->deadline_ns = rt->time_limit_ns == UINT64_MAX ? UINT64_MAX : cpu_now_ns() + rt->time_limit_ns;
+    if (rt->instruction_budget == UINT64_MAX && rt->time_limit_ns == UINT64_MAX) {
         lua_sethook(rt->L, NULL, 0, 0);
         return;
     }
@@ -150,6 +242,16 @@ static void budget_start(vmu_runtime *rt)
 }
 
 static void budget_stop(vmu_runtime *rt) { lua_sethook(rt->L, NULL, 0, 0); }
+
+/* Ends a call (outside protected mode: allocates nothing): the hook off,
+ * the files the policy left open closed, the scratch text freed. */
+static void call_end(vmu_runtime *rt)
+{
+    budget_stop(rt);
+    vmu_sandbox_end_call(rt->L);
+    vmu_buf_free(&rt->scratch);
+    vmu_buf_init(&rt->scratch);
+}
 
 /* Runs in protected mode: loads the libraries, vmutils and cjson. */
 static int setup_state(lua_State *L)
@@ -194,6 +296,10 @@ vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
     rt->instruction_budget =
         config->instruction_budget ? config->instruction_budget : defaults.instruction_budget;
     rt->json_indent = config->json_indent;
+    uint64_t time_limit_ms = config->time_limit_ms ? config->time_limit_ms : defaults.time_limit_ms;
+    rt->time_limit_ns = time_limit_ms >= UINT64_MAX / 1000000u ? UINT64_MAX : time_limit_ms * 1000000u;
+    rt->max_open_files = config->max_open_files ? config->max_open_files : defaults.max_open_files;
+    vmu_buf_init(&rt->scratch);
     rt->policy_ref = LUA_NOREF;
     rt->cjson_decode_ref = LUA_NOREF;
     vmu_buf_init(&rt->document);
@@ -228,6 +334,7 @@ void vmu_runtime_free(vmu_runtime *rt)
         lua_close(rt->L);
     vmu_buf_free(&rt->document);
     vmu_buf_free(&rt->error);
+    vmu_buf_free(&rt->scratch);
     vmu_free(rt);
 }
 
@@ -261,7 +368,7 @@ static int run_policy_chunk(lua_State *L)
     if (!lua_setupvalue(L, 2, 1))
         lua_pop(L, 1);
     lua_pushvalue(L, 2);
-    budget_start(rt);
+    call_start(rt);
     lua_call(L, 0, 1);
     budget_stop(rt);
     if (!lua_isfunction(L, -1))
@@ -281,6 +388,7 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
     }
     lua_State *L = rt->L;
     int top = lua_gettop(L);
+    rt->limit = LIMIT_NONE;
     luaL_unref(L, LUA_REGISTRYINDEX, rt->policy_ref);
     rt->policy_ref = LUA_NOREF;
     lua_pushcfunction(L, run_policy_chunk);
@@ -288,7 +396,7 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
     int status = luaL_loadbufferx(L, source, len, chunk_name ? chunk_name : "=policy", "t");
     if (status == LUA_OK)
         status = lua_pcall(L, 2, 1, 0);
-    budget_stop(rt);
+    call_end(rt);
     if (status != LUA_OK) {
         take_error(rt, status);
         lua_settop(L, top);
@@ -370,7 +478,7 @@ static int evaluate_protected(lua_State *L)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->policy_ref);
     lua_pushvalue(L, request);
-    budget_start(rt);
+    call_start(rt);
     lua_call(L, 1, 2);
     budget_stop(rt);
 
@@ -416,11 +524,12 @@ vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_jso
     }
     lua_State *L = rt->L;
     int top = lua_gettop(L);
+    rt->limit = LIMIT_NONE;
     evaluation ev = {rt, request_json, request_len, 0};
     lua_pushcfunction(L, evaluate_protected);
     lua_pushlightuserdata(L, &ev);
     int status = lua_pcall(L, 1, 1, 0);
-    budget_stop(rt);
+    call_end(rt);
     vmu_runtime_status result;
     if (status != LUA_OK) {
         take_error(rt, status);

@@ -20,9 +20,11 @@
  *
  * Policies run sandboxed (see docs/runtime.md): an allow list of globals,
  * read-only globals and libraries, no process or file-writing functions, text
- * chunks only, and two limits per call into the policy: an instruction budget
- * and a cap on the memory the Lua state holds. Reaching a limit fails that
- * call only; the runtime stays usable.
+ * chunks only, and limits per call into the policy: an instruction budget, a
+ * CPU-time limit that holds inside C library functions too, a cap on the
+ * memory the Lua state holds, and a number of open files. Reaching a limit
+ * fails that call only; the runtime stays usable. The runtime's state is the
+ * policies': strings' methods in it are the sandbox's bounded ones.
  *
  * Threads: a runtime is not thread-safe. Use one runtime per thread (they
  * share nothing); a runtime may move between threads between calls.
@@ -45,10 +47,15 @@ extern "C" {
 #define VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET 50000000ULL
 /* Bytes the runtime's Lua state may hold, the libraries included. */
 #define VMU_RUNTIME_DEFAULT_MEMORY_LIMIT (64u * 1024u * 1024u)
+/* CPU time (milliseconds) a call into the policy may take, C work included. */
+#define VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS 1000u
+/* Files a policy may hold open at once; all are closed when the call ends. */
+#define VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES 16u
 
 /* Fixed messages, so that hosts can tell the two limits apart. */
 #define VMU_RUNTIME_ERR_INSTRUCTION_BUDGET "policy exceeded its instruction budget"
 #define VMU_RUNTIME_ERR_MEMORY "not enough memory"
+#define VMU_RUNTIME_ERR_TIME_LIMIT "policy exceeded its time limit"
 
 typedef struct vmu_runtime_config {
     /* 0 means the default; UINT64_MAX means no budget. */
@@ -58,6 +65,12 @@ typedef struct vmu_runtime_config {
     size_t memory_limit;
     /* Spaces per nesting level in the document JSON; 0 gives compact JSON. */
     unsigned json_indent;
+    /* 0 means the default; UINT64_MAX means no limit. Checked with the
+     * instruction budget and inside the sandbox's bounded library
+     * functions, so that C calls cannot run past it. */
+    uint64_t time_limit_ms;
+    /* 0 means the default; SIZE_MAX means no limit. */
+    size_t max_open_files;
 } vmu_runtime_config;
 
 typedef enum vmu_runtime_status {
@@ -70,7 +83,7 @@ typedef enum vmu_runtime_status {
 
 typedef struct vmu_runtime vmu_runtime;
 
-/* The defaults: 50 million instructions, 64 MiB, compact JSON. */
+/* The defaults: 50 million instructions, 64 MiB, 1 s, 16 files, compact JSON. */
 void vmu_runtime_config_init(vmu_runtime_config *config);
 
 /* A new runtime with `config` (NULL: the defaults), its Lua state set up with

@@ -37,4 +37,39 @@ void vmu_request_prepare(lua_State *L, int idx);
  * when `out` would grow past `max_len` bytes. */
 void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out);
 
+/* The call's limits, for the sandbox's own C functions (vmutils_runtime.c).
+ * vmu_rt_charge counts `work` units of C work against the instruction
+ * budget and checks the deadline, raising the limit's error when either is
+ * reached. vmu_rt_scratch is an empty buffer outside the state that the
+ * runtime frees when the call ends; vmu_rt_memory_room the bytes the state
+ * may still allocate under its cap. */
+void vmu_rt_charge(lua_State *L, uint64_t work);
+/* The deadline alone, for C work after the policy returned (encoding the
+ * document); nothing outside a runtime. */
+void vmu_rt_check_deadline(lua_State *L);
+size_t vmu_rt_max_open_files(lua_State *L);
+size_t vmu_rt_memory_room(lua_State *L);
+vmu_buf *vmu_rt_scratch(lua_State *L);
+vmu_buf *vmu_rt_scratch_text(lua_State *L); /* as it is, not emptied */
+
+/* Per call into the policy (vmutils_runtime_sandbox.c): begin restarts
+ * the random generator (protected mode); end closes the files the policy
+ * left open (allocates nothing). */
+void vmu_sandbox_begin_call(lua_State *L);
+void vmu_sandbox_end_call(lua_State *L);
+
+/* The bounded replacements of string.rep, table.move, table.insert and
+ * table.remove (vmutils_runtime_bounded.c), set into the library copy at
+ * `lib`. */
+void vmu_bounded_string(lua_State *L, int lib);
+void vmu_bounded_table(lua_State *L, int lib);
+/* string.find, match, gmatch and gsub with a matcher that counts its steps
+ * (vmutils_runtime_patterns.c), set into the library copy at `lib`. */
+void vmu_bounded_patterns(lua_State *L, int lib);
+
+/* The policy's io table, open, lines and type (vmutils_runtime_files.c),
+ * pushed; and closing every file policies left open. */
+void vmu_files_push_io(lua_State *L);
+void vmu_files_close_all(lua_State *L);
+
 #endif

@@ -30,6 +30,7 @@ typedef struct encoder {
     vmu_buf *out;
     unsigned indent;
     size_t max_len;
+    unsigned tables; /* encoded so far: the deadline is checked every 1024 */
 } encoder;
 
 /* The cap is what bounds the work: every value writes at least one byte, so
@@ -97,6 +98,8 @@ static void encode_value(encoder *e, int idx, int depth);
 static void encode_table(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
+    if (++e->tables % 1024 == 0)
+        vmu_rt_check_deadline(L);
     if (depth >= MAX_DEPTH)
         luaL_error(L, "cannot encode the document: nested more than %d levels (a cycle?)", MAX_DEPTH);
     luaL_checkstack(L, 6, "document nesting");
@@ -241,6 +244,6 @@ static void encode_value(encoder *e, int idx, int depth)
 void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
-    encoder e = {L, out, indent, max_len < out->len ? out->len : max_len};
+    encoder e = {L, out, indent, max_len < out->len ? out->len : max_len, 0};
     encode_value(&e, idx, 0);
 }

@@ -1,7 +1,8 @@
 /* The policy sandbox, after Redis's script_lua.c: an allow list of globals
  * (not a deny list), libraries behind read-only proxies so that no policy can
  * change what the next evaluation sees, and no way out to the process, file
- * writes, binary chunks or other C modules. */
+ * writes, binary chunks, other C modules or C code that allocates outside
+ * the memory cap. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,15 +21,23 @@ static const char *const base_allowed[] = {
     "assert", "error",  "ipairs",   "next",     "pairs", "pcall",  "rawequal", "rawget",
     "rawlen", "select", "tonumber", "tostring", "type",  "xpcall", "_VERSION", NULL};
 
-/* Library members left out: string.dump makes binary chunks; the cjson and
- * vmutils setters change state the host and the next evaluation share. */
+/* Library members left out: string.dump makes binary chunks; the vmutils
+ * setters change state the host and the next evaluation share. Of cjson
+ * only the sentinels remain: its encoder and decoder allocate outside the
+ * Lua allocator (no cap) and exit the process when malloc fails; json.encode
+ * is the runtime's own, bounded encoder. */
 static const char *const string_denied[] = {"dump", NULL};
 static const char *const vmutils_denied[] = {"set_log_level", "set_log_format", "set_log_output",
                                              "set_log_handler", NULL};
-static const char *const cjson_allowed[] = {"encode", "decode", "null", "empty_array", "array_mt",
-                                            "empty_array_mt", "_NAME", "_VERSION", NULL};
+static const char *const cjson_allowed[] = {"null", "empty_array", NULL};
 static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "getenv", NULL};
-static const char *const io_allowed[] = {"type", NULL};
+
+/* The seed math.random restarts from at every call into the policy, so that
+ * evaluations do not depend on one another (math.randomseed included). */
+#define RANDOM_SEED 0x766d7574696c73 /* "vmutils" */
+
+/* Nested library tables (vmutils.osversion) are copied this deep at most. */
+#define MAX_LIBRARY_DEPTH 8
 
 static int in_list(const char *const *list, const char *name)
 {
@@ -51,13 +60,37 @@ static int global_newindex(lua_State *L)
                       luaL_tolstring(L, 2, NULL));
 }
 
-/* __pairs of a proxy: iterate the table behind it. */
+static int is_protected(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_protected);
+    lua_pushvalue(L, idx);
+    int yes = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* The iterator of a proxy's pairs: next over the table behind it. It takes
+ * proxies only and hands out keys and values, never the table behind. */
+static int proxy_next(lua_State *L)
+{
+    luaL_argexpected(L, lua_istable(L, 1) && is_protected(L, 1) && lua_getmetatable(L, 1), 1,
+                     "read-only library");
+    lua_getfield(L, -1, "__index");
+    lua_replace(L, 1);
+    lua_settop(L, 2); /* the table behind, the key */
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs of a proxy: the proxy itself is the state, so the table behind it
+ * is never handed out. */
 static int proxy_pairs(lua_State *L)
 {
-    lua_getglobal(L, "next"); /* the host's: policies cannot reach it to change it */
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "__index");
-    lua_remove(L, -2);
+    lua_pushcfunction(L, proxy_next);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
@@ -109,8 +142,29 @@ static void make_proxy(lua_State *L, lua_CFunction newindex)
     lua_remove(L, -2);
 }
 
+/* Replaces the table on the stack top by a read-only proxy of a copy of it,
+ * nested tables likewise: the module's own tables stay the host's. */
+static void readonly_copy(lua_State *L, int depth)
+{
+    if (depth > MAX_LIBRARY_DEPTH)
+        luaL_error(L, "library tables nested too deep");
+    luaL_checkstack(L, 8, "library tables nested too deep");
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        if (lua_istable(L, -1))
+            readonly_copy(L, depth + 1);
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+    make_proxy(L, readonly_newindex);
+}
+
 /* Copies the fields of the table at `src` into a new table on the stack
- * top: those in `allowed` (when given), minus those in `denied`. */
+ * top: those in `allowed` (when given), minus those in `denied`; nested
+ * tables become read-only copies. */
 static void copy_fields(lua_State *L, int src, const char *const *allowed, const char *const *denied)
 {
     src = lua_absindex(L, src);
@@ -120,6 +174,8 @@ static void copy_fields(lua_State *L, int src, const char *const *allowed, const
         if (lua_type(L, -2) == LUA_TSTRING) {
             const char *name = lua_tostring(L, -2);
             if ((!allowed || in_list(allowed, name)) && (!denied || !in_list(denied, name))) {
+                if (lua_istable(L, -1))
+                    readonly_copy(L, 1);
                 lua_pushvalue(L, -2);
                 lua_insert(L, -2);
                 lua_rawset(L, -4);
@@ -130,29 +186,49 @@ static void copy_fields(lua_State *L, int src, const char *const *allowed, const
     }
 }
 
-/* io.open, reading only: a policy checks and reads boot files, nothing more. */
-static int sandbox_io_open(lua_State *L)
+/* Encodes value 1 with indent 2 into the runtime's scratch buffer, bounded
+ * by half the room left under the memory cap, so that text and string
+ * together fit. */
+static int encode_into_scratch(lua_State *L)
 {
-    luaL_checkstring(L, 1);
-    const char *mode = luaL_optstring(L, 2, "r");
-    if (strcmp(mode, "r") != 0 && strcmp(mode, "rb") != 0)
-        return luaL_argerror(L, 2, "policies may open files for reading only");
-    lua_settop(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 2, LUA_MULTRET);
-    return lua_gettop(L);
+    vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_rt_memory_room(L) / 2,
+                    vmu_rt_scratch(L));
+    return 0;
 }
 
-/* io.lines of a named file only: without a name it would read the host's
- * standard input. */
-static int sandbox_io_lines(lua_State *L)
+/* json.encode(value [, indent]): the runtime's encoder (sorted keys, Go's
+ * escaping), its text held outside the state. */
+static int sandbox_json_encode(lua_State *L)
 {
-    luaL_checkstring(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    luaL_checkany(L, 1);
+    lua_Integer indent = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, indent >= 0 && indent <= 16, 2, "indent must be 0 to 16");
+    lua_settop(L, 1);
+    lua_pushinteger(L, indent);
+    lua_pushcfunction(L, encode_into_scratch);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        /* Garbage counts against the room until it is collected: collect
+         * it and try once more, as Lua's allocator does before it fails,
+         * so that the outcome does not depend on what earlier work left. */
+        lua_pop(L, 1);
+        lua_gc(L, LUA_GCCOLLECT);
+        encode_into_scratch(L);
+    }
+    vmu_buf *text = vmu_rt_scratch_text(L);
+    lua_pushlstring(L, text->data ? text->data : "", text->len);
+    vmu_buf_free(text);
+    return 1;
+}
+
+static void push_json_table(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, sandbox_json_encode);
+    lua_setfield(L, -2, "encode");
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
 }
 
 /* print goes to stderr: stdout carries the document. */
@@ -344,15 +420,6 @@ void vmu_sandbox_init(lua_State *L)
     lua_setmetatable(L, -2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_protected);
 
-    /* Strings share one metatable whose __index is the real string table. */
-    lua_pushliteral(L, "");
-    if (lua_getmetatable(L, -1)) {
-        lua_pushboolean(L, 0);
-        lua_setfield(L, -2, "__metatable");
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
     lua_newtable(L);
     int libraries = lua_gettop(L);
 
@@ -365,18 +432,29 @@ void vmu_sandbox_init(lua_State *L)
         lua_getglobal(L, standard[i].name);
         copy_fields(L, -1, standard[i].allowed, standard[i].denied);
         lua_remove(L, -2);
+        if (strcmp(standard[i].name, "string") == 0) {
+            vmu_bounded_string(L, -1);
+            vmu_bounded_patterns(L, -1);
+        } else if (strcmp(standard[i].name, "table") == 0) {
+            vmu_bounded_table(L, -1);
+        }
         add_library(L, libraries, standard[i].name);
     }
 
-    lua_getglobal(L, "io");
-    copy_fields(L, -1, io_allowed, NULL);
-    lua_getfield(L, -2, "open");
-    lua_pushcclosure(L, sandbox_io_open, 1);
-    lua_setfield(L, -2, "open");
-    lua_getfield(L, -2, "lines");
-    lua_pushcclosure(L, sandbox_io_lines, 1);
-    lua_setfield(L, -2, "lines");
-    lua_remove(L, -2);
+    /* Strings share one metatable: its __index becomes the policies' string
+     * library (bounded, without dump), and it is hidden. The host's string
+     * table stays as it is, out of reach. */
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_getfield(L, libraries, "string");
+        lua_setfield(L, -2, "__index");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    vmu_files_push_io(L);
     add_library(L, libraries, "io");
 
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
@@ -391,6 +469,9 @@ void vmu_sandbox_init(lua_State *L)
 
     push_log_table(L);
     add_library(L, libraries, "log");
+
+    push_json_table(L);
+    add_library(L, libraries, "json");
 
     lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
 
@@ -443,3 +524,14 @@ void vmu_sandbox_push_env(lua_State *L)
     set_proxy_metatable(L, env, globals, global_newindex);
     lua_pop(L, 1); /* globals */
 }
+
+void vmu_sandbox_begin_call(lua_State *L)
+{
+    lua_getglobal(L, "math"); /* the host's, out of the policies' reach */
+    lua_getfield(L, -1, "randomseed");
+    lua_pushinteger(L, (lua_Integer)RANDOM_SEED);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+}
+
+void vmu_sandbox_end_call(lua_State *L) { vmu_files_close_all(L); }

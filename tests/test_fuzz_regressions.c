@@ -21,6 +21,8 @@ int replay_fuzz_gcs_entry_one(const uint8_t *data, size_t size);
 int replay_fuzz_gcs_stream_one(const uint8_t *data, size_t size);
 int replay_fuzz_numa_one(const uint8_t *data, size_t size);
 int replay_fuzz_options_one(const uint8_t *data, size_t size);
+int replay_fuzz_policy_one(const uint8_t *data, size_t size);
+int replay_fuzz_policy_init(int *argc, char ***argv);
 int replay_fuzz_refinfo_one(const uint8_t *data, size_t size);
 int replay_fuzz_request_one(const uint8_t *data, size_t size);
 int replay_fuzz_refinfo_init(int *argc, char ***argv);
@@ -42,6 +44,7 @@ static const target targets[] = {
     {"fuzz_gcs_stream", replay_fuzz_gcs_stream_one, NULL},
     {"fuzz_numa", replay_fuzz_numa_one, NULL},
     {"fuzz_options", replay_fuzz_options_one, NULL},
+    {"fuzz_policy", replay_fuzz_policy_one, replay_fuzz_policy_init},
     {"fuzz_refinfo", replay_fuzz_refinfo_one, replay_fuzz_refinfo_init},
     {"fuzz_request", replay_fuzz_request_one, replay_fuzz_request_init},
 };

@@ -37,15 +37,17 @@ status_dir=$(mktemp -d); trap 'rm -f "$build_log"; rm -rf "$status_dir"' EXIT
 for ((i = 0; i < ${#targets[@]}; i += jobs)); do
   batch=("${targets[@]:i:jobs}")
   for t in "${batch[@]}"; do
-    progress "$t: started, ${seconds} s"
-    { fuzz/run.sh "$seconds" "$t" >/dev/null 2>&1; echo $? >"$status_dir/$t"; } &
+    # Each fuzz_policy input runs up to three policies to their limits.
+    s=$seconds; [ "$t" = fuzz_policy ] && [ "$s" -gt 10 ] && s=10
+    progress "$t: started, ${s} s"
+    { fuzz/run.sh "$s" "$t" >/dev/null 2>&1; echo $? >"$status_dir/$t"; } &
   done
   wait
   for t in "${batch[@]}"; do
     if [ "$(cat "$status_dir/$t")" = 0 ]; then
       runs=$(grep -aE '^Done [0-9]+ runs' "build/fuzz/logs/$t.log" | tail -n 1 | awk '{print $2}')
       progress "$t: done, $runs inputs"
-      ok "$t: ${seconds}s, $runs inputs, every property held"
+      ok "$t: $runs inputs, every property held"
     else
       progress "$t: failed"
       not_ok "$t: failed (input in build/fuzz/artifacts/$t/)"
