@@ -186,6 +186,26 @@ static void copy_fields(lua_State *L, int src, const char *const *allowed, const
     }
 }
 
+/* vmutils.host_topology for policies: this machine, a synthetic host or
+ * hwloc XML given as text, but no file named by the policy (`xml` as a
+ * path, `sysfs_root`): hwloc would open whatever path it is given. */
+static int sandbox_host_topology(lua_State *L)
+{
+    if (lua_istable(L, 1)) {
+        lua_getfield(L, 1, "sysfs_root");
+        luaL_argcheck(L, lua_isnil(L, -1), 1, "policies cannot give sysfs_root");
+        lua_getfield(L, 1, "xml");
+        const char *xml = lua_tostring(L, -1);
+        luaL_argcheck(L, !xml || xml[0] == '<', 1,
+                      "policies give xml as the XML text, not a file name");
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 /* Encodes value 1 with indent 2 into the runtime's scratch buffer, bounded
  * by half the room left under the memory cap, so that text and string
  * together fit. */
@@ -460,6 +480,12 @@ void vmu_sandbox_init(lua_State *L)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
     copy_fields(L, -1, NULL, vmutils_denied);
     lua_remove(L, -2);
+    if (lua_getfield(L, -1, "host_topology") == LUA_TFUNCTION) {
+        lua_pushcclosure(L, sandbox_host_topology, 1);
+        lua_setfield(L, -2, "host_topology");
+    } else {
+        lua_pop(L, 1);
+    }
     add_library(L, libraries, "vmutils");
 
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);

@@ -174,6 +174,23 @@ describe("vmutils policy: limits and the sandbox", function()
     assert.equal("vmutils policy: policy exceeded its instruction budget\n", err)
   end)
 
+  it("host_topology reads no file a policy names", function()
+    local status, _, err = with_policy(
+      "return function() return { t = vmutils.host_topology({ xml = 'tests/topology/two-socket-smt.xml' }) } end")
+    assert.equal(1, status)
+    assert.matches("policies give xml as the XML text, not a file name", err, 1, true)
+    status, _, err = with_policy(
+      "return function() return { t = vmutils.host_topology({ synthetic = 'numa:2 pu:2', sysfs_root = '/' }) } end")
+    assert.equal(1, status)
+    assert.matches("policies cannot give sysfs_root", err, 1, true)
+    local out
+    status, out, err = with_policy(
+      "return function() return { n = #vmutils.host_topology({ synthetic = 'numa:2 pu:2' }).nodes } end",
+      { "--compact" })
+    assert.equal(0, status, err)
+    assert.equal('{"n":2}\n', out)
+  end)
+
   it("--instructions sets the budget", function()
     local text = "return function() local s = 0 for i = 1, 300000 do s = s + i end return { s = s } end"
     assert.equal(0, (with_policy(text, { "--instructions", "10M" })))
