@@ -7,18 +7,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime_cli.h"
 #include "vmutils_runtime.h"
+#include "vmutils_runtime_read.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_FAILED 2
+/* A request or policy that cannot be used as given (unreadable, too large,
+ * not a strict JSON object) is a usage error; a failed write of the
+ * document is the job failing. */
+#define EXIT_BAD_INPUT 2
+#define EXIT_WRITE_FAILED 1
 
 static int usage_error(const char *fmt, const char *what)
 {
     fputs("vmutils policy: ", stderr);
     fprintf(stderr, fmt, what);
-    fputs("\nusage: vmutils policy [--instructions N] [--memory SIZE] [--compact] POLICY.lua "
+    fputs("\nusage: vmutils policy [--instructions N] [--memory SIZE] [--max-document-bytes SIZE]\n"
+          "       [--max-request-bytes SIZE] [--max-policy-bytes SIZE] [--compact] POLICY.lua "
           "[REQUEST.json | -]\n",
           stderr);
     return EXIT_FAILED;
@@ -51,40 +59,67 @@ static int parse_size(const char *text, uint64_t *out)
     return 0;
 }
 
-static int read_all(FILE *f, vmu_buf *out)
+/* Reads the request, no more than `cap` bytes of it: the Lua state's
+ * limits do not exist yet, so this is what bounds the memory it takes. */
+static int read_request(const char *path, size_t cap, vmu_buf *out)
 {
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (vmu_buf_append(out, chunk, n) < 0)
-            return -1;
-    return ferror(f) ? -1 : 0;
+    if (!path)
+        return vmu_buf_puts(out, "{}");
+    int from_stdin = strcmp(path, "-") == 0;
+    int error = 0;
+    vmu_read_status status = from_stdin ? vmu_read_fd_capped(STDIN_FILENO, cap, out, &error)
+                                         : vmu_read_file_capped(path, cap, out, &error);
+    const char *name = from_stdin ? "the request from stdin" : path;
+    switch (status) {
+    case VMU_READ_OK:
+        return 0;
+    case VMU_READ_OPEN_FAILED:
+        fprintf(stderr, "vmutils policy: cannot open %s: %s\n", path, strerror(error));
+        break;
+    case VMU_READ_FAILED:
+        fprintf(stderr, "vmutils policy: cannot read %s: %s\n", name, strerror(error));
+        break;
+    case VMU_READ_TOO_LARGE:
+        fprintf(stderr,
+                "vmutils policy: cannot read %s: larger than %zu bytes (--max-request-bytes)\n",
+                name, cap);
+        break;
+    case VMU_READ_NO_MEMORY:
+        fprintf(stderr, "vmutils policy: cannot read %s: not enough memory\n", name);
+        break;
+    }
+    return -1;
 }
 
-static int read_request(const char *path, vmu_buf *out)
+/* The document and a newline on stdout; every failure is reported. */
+static int write_document(const char *document, size_t len)
 {
-    if (!path) {
-        return vmu_buf_puts(out, "{}");
-    }
-    if (strcmp(path, "-") == 0) {
-        if (read_all(stdin, out) < 0) {
-            fprintf(stderr, "vmutils policy: cannot read the request from stdin: %s\n",
-                    out->failed ? "not enough memory" : strerror(errno));
-            return -1;
-        }
+    if (fwrite(document, 1, len, stdout) == len && fputc('\n', stdout) != EOF &&
+        fflush(stdout) == 0)
         return 0;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "vmutils policy: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    int rc = read_all(f, out);
-    if (rc < 0)
-        fprintf(stderr, "vmutils policy: cannot read %s: %s\n", path,
-                out->failed ? "not enough memory" : strerror(errno));
-    fclose(f);
-    return rc;
+    int error = errno;
+    fprintf(stderr, "vmutils policy: write stdout: %s\n", strerror(error ? error : EIO));
+    return EXIT_WRITE_FAILED;
+}
+
+/* A failed evaluation or load: what the message blames. */
+static int failure_status(const char *message)
+{
+    if (strncmp(message, "request: ", 9) == 0 || strncmp(message, "policy larger than ", 19) == 0)
+        return EXIT_BAD_INPUT;
+    return EXIT_FAILED;
+}
+
+/* The size options: each sets one field of the config (0: no cap). */
+static size_t *size_option(vmu_runtime_config *config, const char *name)
+{
+    if (strcmp(name, "--max-document-bytes") == 0)
+        return &config->max_document_bytes;
+    if (strcmp(name, "--max-request-bytes") == 0)
+        return &config->max_request_bytes;
+    if (strcmp(name, "--max-policy-bytes") == 0)
+        return &config->max_policy_bytes;
+    return NULL;
 }
 
 int vmu_cmd_policy(int argc, char **argv)
@@ -104,6 +139,12 @@ int vmu_cmd_policy(int argc, char **argv)
                 config.instruction_budget = value ? value : UINT64_MAX;
             else
                 config.memory_limit = value ? (value > SIZE_MAX ? SIZE_MAX : (size_t)value) : SIZE_MAX;
+            i++;
+        } else if (size_option(&config, a)) {
+            uint64_t value;
+            if (i + 1 >= argc || parse_size(argv[i + 1], &value) < 0)
+                return usage_error("%s needs a number (K, M, G suffixes allowed)", a);
+            *size_option(&config, a) = value && value < SIZE_MAX ? (size_t)value : SIZE_MAX;
             i++;
         } else if (strcmp(a, "--compact") == 0) {
             config.json_indent = 0;
@@ -126,9 +167,9 @@ int vmu_cmd_policy(int argc, char **argv)
 
     vmu_buf request;
     vmu_buf_init(&request);
-    if (read_request(positional[1], &request) < 0) {
+    if (read_request(positional[1], config.max_request_bytes, &request) < 0) {
         vmu_buf_free(&request);
-        return EXIT_FAILED;
+        return EXIT_BAD_INPUT;
     }
     vmu_err err = {{0}};
     vmu_runtime *rt = vmu_runtime_new(&config, &err);
@@ -140,15 +181,14 @@ int vmu_cmd_policy(int argc, char **argv)
     int exit_status = EXIT_FAILED;
     if (vmu_runtime_load_policy_file(rt, positional[0]) != VMU_RUNTIME_OK) {
         fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+        exit_status = failure_status(vmu_runtime_error(rt));
     } else {
         const char *document;
         size_t len;
         switch (vmu_runtime_evaluate(rt, request.data ? request.data : "", request.len, &document,
                                      &len)) {
         case VMU_RUNTIME_OK:
-            fwrite(document, 1, len, stdout);
-            fputc('\n', stdout);
-            exit_status = fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+            exit_status = write_document(document, len);
             break;
         case VMU_RUNTIME_REJECTED:
             fprintf(stderr, "%s\n", vmu_runtime_error(rt));
@@ -156,6 +196,7 @@ int vmu_cmd_policy(int argc, char **argv)
             break;
         case VMU_RUNTIME_ERROR:
             fprintf(stderr, "vmutils policy: %s\n", vmu_runtime_error(rt));
+            exit_status = failure_status(vmu_runtime_error(rt));
             break;
         }
     }

@@ -45,6 +45,12 @@ extern "C" {
 #define VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET 50000000ULL
 /* Bytes the runtime's Lua state may hold, the libraries included. */
 #define VMU_RUNTIME_DEFAULT_MEMORY_LIMIT (64u * 1024u * 1024u)
+/* Bytes of document JSON one evaluation may write. */
+#define VMU_RUNTIME_DEFAULT_MAX_DOCUMENT_BYTES (16u * 1024u * 1024u)
+/* Bytes of request JSON vmu_runtime_evaluate accepts. */
+#define VMU_RUNTIME_DEFAULT_MAX_REQUEST_BYTES (16u * 1024u * 1024u)
+/* Bytes of policy source the load functions accept. */
+#define VMU_RUNTIME_DEFAULT_MAX_POLICY_BYTES (4u * 1024u * 1024u)
 
 /* Fixed messages, so that hosts can tell the two limits apart. */
 #define VMU_RUNTIME_ERR_INSTRUCTION_BUDGET "policy exceeded its instruction budget"
@@ -58,6 +64,14 @@ typedef struct vmu_runtime_config {
     size_t memory_limit;
     /* Spaces per nesting level in the document JSON; 0 gives compact JSON. */
     unsigned json_indent;
+    /* Input and output caps, in bytes; 0 means the default, SIZE_MAX no cap.
+     * A longer document fails the evaluation ("document exceeds N bytes"),
+     * a longer request fails it before decoding ("request: larger than N
+     * bytes"), a longer policy fails the load ("policy larger than N
+     * bytes"; a file is read no further than that). */
+    size_t max_document_bytes;
+    size_t max_request_bytes;
+    size_t max_policy_bytes;
 } vmu_runtime_config;
 
 typedef enum vmu_runtime_status {
@@ -70,7 +84,8 @@ typedef enum vmu_runtime_status {
 
 typedef struct vmu_runtime vmu_runtime;
 
-/* The defaults: 50 million instructions, 64 MiB, compact JSON. */
+/* The defaults: 50 million instructions, 64 MiB, compact JSON, documents
+ * and requests up to 16 MiB, policies up to 4 MiB. */
 void vmu_runtime_config_init(vmu_runtime_config *config);
 
 /* A new runtime with `config` (NULL: the defaults), its Lua state set up with
@@ -86,7 +101,9 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
 vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *path);
 
 /* Evaluates the loaded policy on a request (a JSON object, see
- * docs/runtime.md). On VMU_RUNTIME_OK, *document and *document_len hold the
+ * docs/runtime.md; strict RFC 8259 JSON). A request that is not accepted
+ * fails before the policy runs with a message that starts "request: " (and
+ * names the byte offset of a syntax error). On VMU_RUNTIME_OK, *document and *document_len hold the
  * document as JSON with sorted keys (NUL-terminated), valid until the next
  * call on this runtime. On failure they are set to NULL and 0. */
 vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_json,
