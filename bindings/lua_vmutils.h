@@ -50,6 +50,13 @@ int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *
  * vmu_buf_free once the text is copied. */
 vmu_buf *vmu_lua_push_buf_box(lua_State *L);
 
+/* A configuration table names only the keys in `known` (NULL-terminated):
+ * any other key of the table at `idx` (a typo such as LogicalProcessors)
+ * is an argument error on `arg`, "unknown key 'LogicalProcessors'", with
+ * `what` ahead of it when given. */
+void vmu_lua_check_known_keys(lua_State *L, int idx, int arg, const char *const *known,
+                              const char *what);
+
 /* Pushes nil and the message: the `nil, err` failure convention. */
 int vmu_lua_fail(lua_State *L, const char *msg);
 
