@@ -1214,6 +1214,33 @@ static void test_strict_requests(void **state)
     vmu_runtime_free(rt);
 }
 
+/* Runtime options decoded inside a policy count against its memory cap: a
+ * million annotation entries (9 MB of protobuf, one annotation in the end)
+ * took some 230 MB of C memory with a 24 MiB cap; the decoder's budget is
+ * now what the cap leaves. Without a cap the 256 MiB budget holds. */
+static void test_options_decoding_counts_against_cap(void **state)
+{
+    (void)state;
+    const char *policy =
+        "return function(r) "
+        "local value = string.rep('\\146\\1\\6\\10\\1a\\18\\1b', 1000000) "
+        "local o, err = vmutils.unmarshal_runtime_options({ "
+        "  type_url = 'containerd.runhcs.v1.Options', value = value }) "
+        "if not o then return nil, err end "
+        "return { a = o.default_container_annotations.a } end";
+    vmu_runtime *rt = runtime_with(policy, 0, 24u * 1024 * 1024);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_REJECTED);
+    const char *want = "failed to unmarshal options: decoding needs more than the ";
+    assert_memory_equal(vmu_runtime_error(rt), want, strlen(want));
+    vmu_runtime_free(rt);
+
+    rt = runtime_with(policy, 0, SIZE_MAX);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_string_equal(doc, "{\"a\":\"b\"}");
+    vmu_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1252,6 +1279,7 @@ int main(void)
         cmocka_unit_test(test_document_byte_cap),
         cmocka_unit_test(test_request_and_policy_caps),
         cmocka_unit_test(test_strict_requests),
+        cmocka_unit_test(test_options_decoding_counts_against_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
