@@ -74,8 +74,8 @@ $(SHARED_LIB): $(CORE_OBJ)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so
 
 # The Lua module links the core statically and resolves lua_* from the host.
-$(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
-	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+$(LUA_MODULE): $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
 $(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
@@ -87,10 +87,10 @@ $(BUILD)/tests/test_runtime: tests/test_runtime.c $(TEST_SUPPORT) $(EMBED_OBJ) $
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 # Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
-$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(TEST_SUPPORT) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(TEST_SUPPORT) $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT) \
-	  $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+	  $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(STATIC_LIB)
 	@mkdir -p $(dir $@)

@@ -152,5 +152,6 @@ LUAMOD_API int luaopen_vmutils(lua_State *L)
     vmu_lua_register_gcs(L);
     vmu_lua_register_options(L);
     vmu_lua_register_vmmem(L);
+    vmu_lua_register_policy(L);
     return 1;
 }

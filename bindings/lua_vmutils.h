@@ -19,6 +19,15 @@ void vmu_lua_register_refinfo(lua_State *L);
 void vmu_lua_register_gcs(lua_State *L);
 void vmu_lua_register_options(lua_State *L);
 void vmu_lua_register_vmmem(lua_State *L);
+void vmu_lua_register_policy(lua_State *L);
+
+/* A host that caps its Lua state's memory (the policy runtime) tells the
+ * module how many bytes the state may still allocate: what the module
+ * allocates outside Lua for the state (decoded runtime options, encoded
+ * JSON) then stays within that room. SIZE_MAX when no host set a hook. */
+typedef size_t (*vmu_lua_headroom_fn)(void *ud);
+void vmu_lua_set_headroom(lua_State *L, vmu_lua_headroom_fn fn, void *ud);
+size_t vmu_lua_headroom(lua_State *L);
 
 /* The logger of this Lua state (created by luaopen_vmutils): two states never
  * share a level, format, output or handler. */

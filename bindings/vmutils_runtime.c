@@ -158,12 +158,19 @@ static void budget_start(vmu_runtime *rt)
 
 static void budget_stop(vmu_runtime *rt) { lua_sethook(rt->L, NULL, 0, 0); }
 
+static size_t runtime_headroom(void *ud)
+{
+    const vmu_runtime *rt = ud;
+    return rt->memory_limit == SIZE_MAX ? SIZE_MAX : rt->memory_limit - rt->memory_in_use;
+}
+
 /* Runs in protected mode: loads the libraries, vmutils and cjson. */
 static int setup_state(lua_State *L)
 {
     vmu_runtime *rt = lua_touserdata(L, 1);
     lua_pushlightuserdata(L, rt);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_runtime);
+    vmu_lua_set_headroom(L, runtime_headroom, rt);
     luaL_openlibs(L);
 
     luaL_requiref(L, "vmutils", luaopen_vmutils, 0);

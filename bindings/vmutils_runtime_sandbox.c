@@ -21,10 +21,11 @@ static const char *const base_allowed[] = {
     "rawlen", "select", "tonumber", "tostring", "type",  "xpcall", "_VERSION", NULL};
 
 /* Library members left out: string.dump makes binary chunks; the cjson and
- * vmutils setters change state the host and the next evaluation share. */
+ * vmutils setters change state the host and the next evaluation share;
+ * vmutils.policy would start runtimes outside this one's limits. */
 static const char *const string_denied[] = {"dump", NULL};
 static const char *const vmutils_denied[] = {"set_log_level", "set_log_format", "set_log_output",
-                                             "set_log_handler", NULL};
+                                             "set_log_handler", "policy", NULL};
 static const char *const cjson_allowed[] = {"encode", "decode", "null", "empty_array", "array_mt",
                                             "empty_array_mt", "_NAME", "_VERSION", NULL};
 static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "getenv", NULL};
