@@ -42,7 +42,7 @@ PY
   read -r status rss_kb <"$work/status"
 }
 
-echo "1..15"
+echo "1..17"
 
 run /dev/null "$VMUTILS" policy --memory 16M "$POLICY" /dev/zero
 grep -qx 'vmutils policy: cannot read /dev/zero: larger than 16777216 bytes (--max-request-bytes)' "$work/err"
@@ -93,6 +93,19 @@ for c in "${strict[@]}"; do
   run "$work/req.json" "$VMUTILS" policy "$POLICY" -
   grep -qF "${c#*|}" "$work/err"
   check $(( $? + (status != 2) )) "request ${c%%|*} fails with exit 2: ${c#*|}"
+done
+
+# A 600-byte path (300 two-byte characters): the message holds it whole
+# and ends with the reason.
+long=/tmp/$(printf '\303\251%.0s' $(seq 300))
+for what in "policy:$long.lua" "request:$long.json"; do
+  if [ "${what%%:*}" = policy ]; then
+    run /dev/null "$VMUTILS" policy "${what#*:}"
+  else
+    run /dev/null "$VMUTILS" policy "$POLICY" "${what#*:}"
+  fi
+  grep -qxF "vmutils policy: cannot open ${what#*:}: File name too long" "$work/err"
+  check $(( $? + (status != 2) )) "a ${what%%:*} path of 600 bytes: the whole path and the reason, exit 2"
 done
 
 # Write errors are reported, exit 1.
