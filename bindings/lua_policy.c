@@ -75,13 +75,13 @@ static int l_json_encode(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, &job);
     int status = lua_pcall(L, 2, 0, 0);
-    if (status == LUA_ERRMEM ||
-        (status != LUA_OK && strcmp(lua_tostring(L, -1), VMU_RUNTIME_ERR_MEMORY) == 0)) {
+    const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
+    if (status == LUA_ERRMEM || (why && strcmp(why, VMU_RUNTIME_ERR_MEMORY) == 0)) {
         vmu_buf_free(out);
         return vmu_lua_fail(L, VMU_RUNTIME_ERR_MEMORY);
     }
     if (status != LUA_OK) /* what JSON cannot hold: the argument is wrong */
-        return luaL_argerror(L, 1, lua_tostring(L, -1));
+        return luaL_argerror(L, 1, why ? why : "cannot encode it as JSON");
     lua_pushlstring(L, out->data ? out->data : "", out->len);
     vmu_buf_free(out);
     return 1;

@@ -161,7 +161,9 @@ static void budget_stop(vmu_runtime *rt) { lua_sethook(rt->L, NULL, 0, 0); }
 static size_t runtime_headroom(void *ud)
 {
     const vmu_runtime *rt = ud;
-    return rt->memory_limit == SIZE_MAX ? SIZE_MAX : rt->memory_limit - rt->memory_in_use;
+    if (rt->memory_limit == SIZE_MAX)
+        return SIZE_MAX;
+    return rt->memory_in_use < rt->memory_limit ? rt->memory_limit - rt->memory_in_use : 0;
 }
 
 /* Runs in protected mode: loads the libraries, vmutils and cjson. */
@@ -349,23 +351,24 @@ vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *pat
         if (read == VMU_READ_TOO_LARGE) {
             set_policy_too_large(rt);
         } else {
+            /* The path whole, however long: no fixed-size message buffer. */
             vmu_buf_reset(&rt->error);
-            vmu_buf_printf(&rt->error, "cannot %s %s: %s", read == VMU_READ_OPEN_FAILED ? "open" : "read",
-                           path, read == VMU_READ_NO_MEMORY ? VMU_RUNTIME_ERR_MEMORY : strerror(error));
+            vmu_buf_printf(&rt->error, "cannot %s %s: %s",
+                           read == VMU_READ_OPEN_FAILED ? "open" : "read", path,
+                           read == VMU_READ_NO_MEMORY ? VMU_RUNTIME_ERR_MEMORY : strerror(error));
             if (rt->error.failed || vmu_buf_putc(&rt->error, '\0') < 0)
                 set_error_str(rt, VMU_RUNTIME_ERR_MEMORY);
         }
         return VMU_RUNTIME_ERROR;
     }
     /* A #! line is allowed, as lua.c allows it. */
-    const char *text = source.data ? source.data : "";
-    size_t len = source.len;
-    if (len > 0 && text[0] == '#') {
-        while (len > 0 && *text != '\n')
-            text++, len--;
+    size_t start = 0;
+    if (source.len > 0 && source.data[0] == '#') {
+        while (start < source.len && source.data[start] != '\n')
+            start++;
     }
+    size_t len = source.len - start;
     /* The chunk name goes after the text, in the same buffer. */
-    size_t text_offset = (size_t)(text - (source.data ? source.data : ""));
     size_t name_offset = source.len;
     if (vmu_buf_putc(&source, '@') < 0 || vmu_buf_append(&source, path, strlen(path) + 1) < 0) {
         vmu_buf_free(&source);
@@ -373,7 +376,7 @@ vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *pat
         return VMU_RUNTIME_ERROR;
     }
     vmu_runtime_status status =
-        vmu_runtime_load_policy(rt, source.data + text_offset, len, source.data + name_offset);
+        vmu_runtime_load_policy(rt, source.data + start, len, source.data + name_offset);
     vmu_buf_free(&source);
     return status;
 }
