@@ -94,6 +94,7 @@ static int read_request(const char *path, size_t cap, vmu_buf *out)
 /* The document and a newline on stdout; every failure is reported. */
 static int write_document(const char *document, size_t len)
 {
+    errno = 0;
     if (fwrite(document, 1, len, stdout) == len && fputc('\n', stdout) != EOF &&
         fflush(stdout) == 0)
         return 0;
