@@ -65,7 +65,10 @@ describe("vmutils.policy.evaluate", function()
       local status, compact, err = sh(VMUTILS .. " policy --compact " .. quote(LCOW) .. " " .. quote(request))
       local _, indented = sh(VMUTILS .. " policy " .. quote(LCOW) .. " " .. quote(request))
       local results
-      capture(function() results = table.pack(vmutils.policy.evaluate(LCOW, text)) end)
+      local records = capture(function() results = table.pack(vmutils.policy.evaluate(LCOW, text)) end)
+      -- the policy's warnings reach this state's logger, one record for each line the command prints
+      local _, warnings = err:gsub("level=warning", "")
+      assert.equal(warnings, #records)
       if status == 0 then
         assert.equal(compact, results[2] .. "\n")
         assert.same(cjson.decode(compact), cjson.decode(results[2]))
