@@ -82,8 +82,8 @@ $(SHARED_LIB): $(CORE_OBJ)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so
 
 # The Lua module links the core statically and resolves lua_* from the host.
-$(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
-	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+$(LUA_MODULE): $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
 $(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
@@ -107,10 +107,10 @@ $(BUILD)/tests/test_runtime $(BUILD)/tests/test_runtime_sandbox: $(BUILD)/tests/
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 # Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
-$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< \
-	  $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+	  $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)

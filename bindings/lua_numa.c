@@ -77,11 +77,17 @@ static uint64_t check_scalar(lua_State *L, int arg, const char *key, int64_t max
     return v;
 }
 
-/* Unknown keys are ignored, as a Go struct literal has no others to set. The
- * arrays' userdata stay on the stack until the call returns. */
+/* An unknown key is an error (a Go struct literal has no others to set, and
+ * a typo would otherwise pass as "no vNUMA"). The arrays' userdata stay on
+ * the stack until the call returns. */
 static void check_numa_config(lua_State *L, int arg, vmu_numa_config *c)
 {
+    static const char *const known[] = {
+        "max_processors_per_numa_node", "max_memory_size_per_numa_node",
+        "preferred_physical_numa_nodes", "numa_mapped_physical_nodes",
+        "numa_processor_counts", "numa_memory_blocks_counts", NULL};
     luaL_checktype(L, arg, LUA_TTABLE);
+    vmu_lua_check_known_keys(L, arg, arg, known, NULL);
     memset(c, 0, sizeof *c);
     c->max_processors_per_numa_node =
         (uint32_t)check_scalar(L, arg, "max_processors_per_numa_node", UINT32_MAX);
@@ -101,12 +107,15 @@ static void check_numa_config(lua_State *L, int arg, vmu_numa_config *c)
 }
 
 /* host.os_build, or -1 (skip the check) when there is no host table or no
- * build in it: this binding runs on hosts that are not Windows. */
+ * build in it: this binding runs on hosts that are not Windows. The host
+ * may be a policy request's host table, so its other facts are known keys. */
 static int32_t check_host_os_build(lua_State *L, int arg)
 {
+    static const char *const known[] = {"os_build", "logical_processor_count", "arch", "cwd", NULL};
     if (lua_isnoneornil(L, arg))
         return -1;
     luaL_checktype(L, arg, LUA_TTABLE);
+    vmu_lua_check_known_keys(L, arg, arg, known, NULL);
     lua_getfield(L, arg, "os_build");
     int32_t build = -1;
     if (!is_absent(L, -1))

@@ -103,14 +103,22 @@ static int l_unmarshal_runtime_options(lua_State *L)
                                                        luaL_typename(L, -1)));
     }
     vmu_logger *logger = vmu_lua_logger(L);
+    /* In a capped state (a policy) the decoding counts against the cap: a
+     * quarter of the room left covers its two passes, the decoded copy and
+     * the table made from it. */
+    size_t budget = vmu_lua_headroom(L) / 4;
+    if (budget > VMU_OPTIONS_DECODE_BUDGET)
+        budget = VMU_OPTIONS_DECODE_BUDGET;
     vmu_runtime_options **slot = push_guard(L);
     vmu_err err;
     if (type == LUA_TSTRING) {
         size_t len;
         const char *bytes = lua_tolstring(L, 1, &len);
-        *slot = vmu_unmarshal_runtime_options_bytes(logger, (const uint8_t *)bytes, len, &err);
+        *slot = vmu_unmarshal_runtime_options_bytes_budget(logger, (const uint8_t *)bytes, len,
+                                                           budget, &err);
     } else {
-        *slot = vmu_unmarshal_runtime_options(logger, type == LUA_TTABLE ? &any : NULL, &err);
+        *slot = vmu_unmarshal_runtime_options_budget(logger, type == LUA_TTABLE ? &any : NULL,
+                                                     budget, &err);
     }
     if (!*slot)
         return vmu_lua_fail(L, err.msg);

@@ -24,10 +24,15 @@ static int l_normalize_memory_size(lua_State *L)
     return 1;
 }
 
-/* hcsschema.ProcessorTopology: a missing LogicalProcessorCount is Go's zero. */
+/* hcsschema.ProcessorTopology: a missing LogicalProcessorCount is Go's zero.
+ * The other keys of vmutils.host_topology's table are accepted too, so that
+ * a discovered host passes as it is; any other key is a typo. */
 static uint32_t check_logical_processor_count(lua_State *L, int arg)
 {
+    static const char *const known[] = {"LogicalProcessorCount", "nodes", "packages", "cores",
+                                        "existing_processors", "offline_processors", NULL};
     luaL_checktype(L, arg, LUA_TTABLE);
+    vmu_lua_check_known_keys(L, arg, arg, known, NULL);
     lua_getfield(L, arg, "LogicalProcessorCount");
     uint32_t count = 0;
     if (!lua_isnil(L, -1))

@@ -66,6 +66,32 @@ vmu_buf *vmu_lua_push_buf_box(lua_State *L)
     return buf;
 }
 
+void vmu_lua_check_known_keys(lua_State *L, int idx, int arg, const char *const *known,
+                              const char *what)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 3, "keys");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        int is_known = 0;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *key = lua_tostring(L, -1);
+            for (const char *const *k = known; *k && !is_known; k++)
+                is_known = strcmp(*k, key) == 0;
+        }
+        if (!is_known) {
+            const char *key = lua_type(L, -1) == LUA_TSTRING
+                                  ? lua_pushfstring(L, "'%s'", lua_tostring(L, -1))
+                                  : luaL_tolstring(L, -1, NULL);
+            const char *msg = lua_pushfstring(L, "unknown key %s", key);
+            if (what)
+                msg = lua_pushfstring(L, "%s: %s", what, msg);
+            luaL_argerror(L, arg, msg);
+        }
+    }
+}
+
 int vmu_lua_fail(lua_State *L, const char *msg)
 {
     lua_pushnil(L);
@@ -127,5 +153,6 @@ LUAMOD_API int luaopen_vmutils(lua_State *L)
     vmu_lua_register_options(L);
     vmu_lua_register_vmmem(L);
     vmu_lua_register_topology(L);
+    vmu_lua_register_policy(L);
     return 1;
 }

@@ -20,6 +20,15 @@ void vmu_lua_register_gcs(lua_State *L);
 void vmu_lua_register_options(lua_State *L);
 void vmu_lua_register_vmmem(lua_State *L);
 void vmu_lua_register_topology(lua_State *L);
+void vmu_lua_register_policy(lua_State *L);
+
+/* A host that caps its Lua state's memory (the policy runtime) tells the
+ * module how many bytes the state may still allocate: what the module
+ * allocates outside Lua for the state (decoded runtime options, encoded
+ * JSON) then stays within that room. SIZE_MAX when no host set a hook. */
+typedef size_t (*vmu_lua_headroom_fn)(void *ud);
+void vmu_lua_set_headroom(lua_State *L, vmu_lua_headroom_fn fn, void *ud);
+size_t vmu_lua_headroom(lua_State *L);
 
 /* The logger of this Lua state (created by luaopen_vmutils): two states never
  * share a level, format, output or handler. */
@@ -50,6 +59,13 @@ int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *
  * (out of memory under a capped allocator). Free it early with
  * vmu_buf_free once the text is copied. */
 vmu_buf *vmu_lua_push_buf_box(lua_State *L);
+
+/* A configuration table names only the keys in `known` (NULL-terminated):
+ * any other key of the table at `idx` (a typo such as LogicalProcessors)
+ * is an argument error on `arg`, "unknown key 'LogicalProcessors'", with
+ * `what` ahead of it when given. */
+void vmu_lua_check_known_keys(lua_State *L, int idx, int arg, const char *const *known,
+                              const char *what);
 
 /* Pushes nil and the message: the `nil, err` failure convention. */
 int vmu_lua_fail(lua_State *L, const char *msg);

@@ -51,6 +51,10 @@ static const command commands[] = {
      "  --timeout TIME     CPU time per call, C work included: milliseconds, or\n"
      "                     with an ms or s suffix (default 1000; 0: none)\n"
      "  --open-files N     files a policy may hold open (default 16; 0: none)\n"
+     "  --max-request-bytes SIZE   the largest request read (default 16M; 0: none)\n"
+     "  --max-policy-bytes SIZE    the largest policy file read (default 4M; 0: none)\n"
+     "  --max-document-bytes SIZE  the largest document written (default 16M;\n"
+     "                     0: none)\n"
      "  --compact          print the JSON on one line\n"
      "  -h, --help         print this help\n",
      vmu_cmd_policy},

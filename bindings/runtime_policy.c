@@ -14,6 +14,7 @@
 
 #include "runtime_cli.h"
 #include "vmutils_runtime.h"
+#include "vmutils_runtime_read.h"
 
 /* A count with an optional K, M or G (powers of 1024) suffix. */
 static int parse_size(const char *text, uint64_t *out)
@@ -63,43 +64,73 @@ static int parse_duration_ms(const char *text, uint64_t *out)
     return 0;
 }
 
-static int read_all(FILE *f, vmu_buf *out)
-{
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (vmu_buf_append(out, chunk, n) < 0)
-            return -1;
-    return ferror(f) ? -1 : 0;
-}
-
-/* Reads the request into out. Returns 0, or the exit status of the failure
- * (its message printed). */
-static int read_request(const char *path, vmu_buf *out)
+/* Reads the request, no more than `cap` bytes of it: the Lua state's
+ * limits do not exist yet, so this is what bounds the memory it takes.
+ * Returns 0, or the exit status of the failure (its message printed): a
+ * request that cannot be used as given (missing, a directory, too large)
+ * is a usage error, a failing read the job failing. */
+static int read_request(const char *path, size_t cap, vmu_buf *out)
 {
     if (!path)
         return vmu_buf_puts(out, "{}") == 0 ? 0 : VMU_EXIT_FAILED;
-    FILE *f = stdin;
-    if (strcmp(path, "-") != 0) {
-        int fd = vmu_cli_open_input(path);
-        if (fd < 0)
-            return VMU_EXIT_USAGE;
-        f = fdopen(fd, "rb");
-        if (!f) {
-            vmu_cli_error("cannot open %s: %s", path, strerror(errno));
-            close(fd);
-            return VMU_EXIT_FAILED;
-        }
+    int from_stdin = strcmp(path, "-") == 0;
+    if (!from_stdin && vmu_cli_check_input(path) != VMU_EXIT_OK)
+        return VMU_EXIT_USAGE;
+    int error = 0;
+    vmu_read_status status = from_stdin ? vmu_read_fd_capped(STDIN_FILENO, cap, out, &error)
+                                         : vmu_read_file_capped(path, cap, out, &error);
+    const char *name = from_stdin ? "the request from stdin" : path;
+    switch (status) {
+    case VMU_READ_OK:
+        return 0;
+    case VMU_READ_OPEN_FAILED:
+        vmu_cli_error("cannot open %s: %s", path, strerror(error));
+        return VMU_EXIT_USAGE;
+    case VMU_READ_FAILED:
+        vmu_cli_error("cannot read %s: %s", name, strerror(error));
+        return VMU_EXIT_FAILED;
+    case VMU_READ_TOO_LARGE:
+        vmu_cli_error("cannot read %s: larger than %zu bytes (--max-request-bytes)", name, cap);
+        return VMU_EXIT_USAGE;
+    case VMU_READ_NO_MEMORY:
+        vmu_cli_error("cannot read %s: not enough memory", name);
+        return VMU_EXIT_FAILED;
     }
-    int rc = 0;
-    if (read_all(f, out) < 0) {
-        vmu_cli_error("cannot read %s: %s", f == stdin ? "the request from stdin" : path,
-                      out->failed ? "not enough memory" : strerror(errno));
-        rc = VMU_EXIT_FAILED;
-    }
-    if (f != stdin)
-        fclose(f);
-    return rc;
+    return VMU_EXIT_FAILED;
+}
+
+/* The document and a newline on stdout; every failure is reported. */
+static int write_document(const char *document, size_t len)
+{
+    errno = 0;
+    if (fwrite(document, 1, len, stdout) == len && fputc('\n', stdout) != EOF &&
+        fflush(stdout) == 0)
+        return VMU_EXIT_OK;
+    int error = errno;
+    vmu_cli_error("write stdout: %s", strerror(error ? error : EIO));
+    return VMU_EXIT_FAILED;
+}
+
+/* A failed evaluation or load: a request or policy that cannot be used as
+ * given (not a strict JSON object, too large) is a usage error; anything
+ * else is the job failing. */
+static int failure_status(const char *message)
+{
+    if (strncmp(message, "request: ", 9) == 0 || strncmp(message, "policy larger than ", 19) == 0)
+        return VMU_EXIT_USAGE;
+    return VMU_EXIT_FAILED;
+}
+
+/* The size options: each sets one field of the config (0: no cap). */
+static size_t *size_option(vmu_runtime_config *config, const char *name)
+{
+    if (strcmp(name, "--max-document-bytes") == 0)
+        return &config->max_document_bytes;
+    if (strcmp(name, "--max-request-bytes") == 0)
+        return &config->max_request_bytes;
+    if (strcmp(name, "--max-policy-bytes") == 0)
+        return &config->max_policy_bytes;
+    return NULL;
 }
 
 int vmu_cmd_policy(int argc, char **argv)
@@ -132,6 +163,12 @@ int vmu_cmd_policy(int argc, char **argv)
                 return vmu_cli_usage_error("%s needs a number", a);
             config.max_open_files = n ? (n > SIZE_MAX ? SIZE_MAX : (size_t)n) : SIZE_MAX;
             i++;
+        } else if (size_option(&config, a)) {
+            uint64_t value;
+            if (i + 1 >= argc || parse_size(argv[i + 1], &value) < 0)
+                return vmu_cli_usage_error("%s needs a number (K, M, G suffixes allowed)", a);
+            *size_option(&config, a) = value && value < SIZE_MAX ? (size_t)value : SIZE_MAX;
+            i++;
         } else if (strcmp(a, "--compact") == 0) {
             config.json_indent = 0;
         } else if (vmu_cli_is_help(a)) {
@@ -157,8 +194,8 @@ int vmu_cmd_policy(int argc, char **argv)
 
     vmu_buf request;
     vmu_buf_init(&request);
-    int exit_status = read_request(positional[1], &request);
-    if (exit_status != 0) {
+    int exit_status = read_request(positional[1], config.max_request_bytes, &request);
+    if (exit_status != VMU_EXIT_OK) {
         vmu_buf_free(&request);
         return exit_status;
     }
@@ -172,22 +209,21 @@ int vmu_cmd_policy(int argc, char **argv)
     exit_status = VMU_EXIT_FAILED;
     if (vmu_runtime_load_policy_file(rt, positional[0]) != VMU_RUNTIME_OK) {
         vmu_cli_error("%s", vmu_runtime_error(rt));
+        exit_status = failure_status(vmu_runtime_error(rt));
     } else {
         const char *document;
         size_t len;
         switch (vmu_runtime_evaluate(rt, request.data ? request.data : "", request.len, &document,
                                      &len)) {
         case VMU_RUNTIME_OK:
-            fwrite(document, 1, len, stdout);
-            fputc('\n', stdout);
-            if (fflush(stdout) == 0 && !ferror(stdout))
-                exit_status = VMU_EXIT_OK;
-            else
-                vmu_cli_error("write stdout: %s", strerror(errno));
+            exit_status = write_document(document, len);
             break;
         case VMU_RUNTIME_REJECTED:
+            vmu_cli_error("%s", vmu_runtime_error(rt));
+            break;
         case VMU_RUNTIME_ERROR:
             vmu_cli_error("%s", vmu_runtime_error(rt));
+            exit_status = failure_status(vmu_runtime_error(rt));
             break;
         }
     }

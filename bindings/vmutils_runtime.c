@@ -12,6 +12,7 @@
 
 #include "lua_vmutils.h"
 #include "vmutils_runtime_internal.h"
+#include "vmutils_runtime_read.h"
 
 int luaopen_vmutils(lua_State *L);
 
@@ -43,6 +44,9 @@ struct vmu_runtime {
     int policy_ref;
     int cjson_decode_ref;
     unsigned json_indent;
+    size_t max_document_bytes;
+    size_t max_request_bytes;
+    size_t max_policy_bytes;
     vmu_buf document;
     vmu_buf error;
 };
@@ -54,6 +58,9 @@ void vmu_runtime_config_init(vmu_runtime_config *config)
     config->json_indent = 0;
     config->time_limit_ms = VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS;
     config->max_open_files = VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES;
+    config->max_document_bytes = VMU_RUNTIME_DEFAULT_MAX_DOCUMENT_BYTES;
+    config->max_request_bytes = VMU_RUNTIME_DEFAULT_MAX_REQUEST_BYTES;
+    config->max_policy_bytes = VMU_RUNTIME_DEFAULT_MAX_POLICY_BYTES;
 }
 
 /* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
@@ -253,12 +260,21 @@ static void call_end(vmu_runtime *rt)
     vmu_buf_init(&rt->scratch);
 }
 
+static size_t runtime_headroom(void *ud)
+{
+    const vmu_runtime *rt = ud;
+    if (rt->memory_limit == SIZE_MAX)
+        return SIZE_MAX;
+    return rt->memory_in_use < rt->memory_limit ? rt->memory_limit - rt->memory_in_use : 0;
+}
+
 /* Runs in protected mode: loads the libraries, vmutils and cjson. */
 static int setup_state(lua_State *L)
 {
     vmu_runtime *rt = lua_touserdata(L, 1);
     lua_pushlightuserdata(L, rt);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_runtime);
+    vmu_lua_set_headroom(L, runtime_headroom, rt);
     luaL_openlibs(L);
 
     luaL_requiref(L, "vmutils", luaopen_vmutils, 0);
@@ -300,6 +316,12 @@ vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
     rt->time_limit_ns = time_limit_ms >= UINT64_MAX / 1000000u ? UINT64_MAX : time_limit_ms * 1000000u;
     rt->max_open_files = config->max_open_files ? config->max_open_files : defaults.max_open_files;
     vmu_buf_init(&rt->scratch);
+    rt->max_document_bytes = config->max_document_bytes ? config->max_document_bytes
+                                                        : defaults.max_document_bytes;
+    rt->max_request_bytes =
+        config->max_request_bytes ? config->max_request_bytes : defaults.max_request_bytes;
+    rt->max_policy_bytes =
+        config->max_policy_bytes ? config->max_policy_bytes : defaults.max_policy_bytes;
     rt->policy_ref = LUA_NOREF;
     rt->cjson_decode_ref = LUA_NOREF;
     vmu_buf_init(&rt->document);
@@ -358,6 +380,13 @@ size_t vmu_runtime_memory_in_use(const vmu_runtime *rt) { return rt ? rt->memory
 
 void *vmu_runtime_lua(vmu_runtime *rt) { return rt ? rt->L : NULL; }
 
+static void set_policy_too_large(vmu_runtime *rt)
+{
+    char msg[80];
+    snprintf(msg, sizeof msg, "policy larger than %zu bytes", rt->max_policy_bytes);
+    set_error_str(rt, msg);
+}
+
 /* Protected part of loading: the chunk (already loaded) gets its sandbox
  * environment and runs under the budget; it must return a function. */
 static int run_policy_chunk(lua_State *L)
@@ -384,6 +413,10 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
         return VMU_RUNTIME_ERROR;
     if (!source) {
         set_error_str(rt, "no policy source");
+        return VMU_RUNTIME_ERROR;
+    }
+    if (len > rt->max_policy_bytes) {
+        set_policy_too_large(rt);
         return VMU_RUNTIME_ERROR;
     }
     lua_State *L = rt->L;
@@ -417,38 +450,41 @@ vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *pat
         set_error_str(rt, "no policy path");
         return VMU_RUNTIME_ERROR;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
-        set_error_str(rt, msg);
-        return VMU_RUNTIME_ERROR;
-    }
     vmu_buf source;
     vmu_buf_init(&source);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (vmu_buf_append(&source, chunk, n) < 0)
-            break;
-    }
-    int read_failed = ferror(f);
-    fclose(f);
-    if (source.failed || read_failed) {
+    int error = 0;
+    int read = vmu_read_file_capped(path, rt->max_policy_bytes, &source, &error);
+    if (read != VMU_READ_OK) {
         vmu_buf_free(&source);
-        set_error_str(rt, source.failed ? VMU_RUNTIME_ERR_MEMORY : "cannot read the policy file");
+        if (read == VMU_READ_TOO_LARGE) {
+            set_policy_too_large(rt);
+        } else {
+            /* The path whole, however long: no fixed-size message buffer. */
+            vmu_buf_reset(&rt->error);
+            vmu_buf_printf(&rt->error, "cannot %s %s: %s",
+                           read == VMU_READ_OPEN_FAILED ? "open" : "read", path,
+                           read == VMU_READ_NO_MEMORY ? VMU_RUNTIME_ERR_MEMORY : strerror(error));
+            if (rt->error.failed || vmu_buf_putc(&rt->error, '\0') < 0)
+                set_error_str(rt, VMU_RUNTIME_ERR_MEMORY);
+        }
         return VMU_RUNTIME_ERROR;
     }
     /* A #! line is allowed, as lua.c allows it. */
-    const char *text = source.data ? source.data : "";
-    size_t len = source.len;
-    if (len > 0 && text[0] == '#') {
-        while (len > 0 && *text != '\n')
-            text++, len--;
+    size_t start = 0;
+    if (source.len > 0 && source.data[0] == '#') {
+        while (start < source.len && source.data[start] != '\n')
+            start++;
     }
-    char name[600];
-    snprintf(name, sizeof name, "@%s", path);
-    vmu_runtime_status status = vmu_runtime_load_policy(rt, text, len, name);
+    size_t len = source.len - start;
+    /* The chunk name goes after the text, in the same buffer. */
+    size_t name_offset = source.len;
+    if (vmu_buf_putc(&source, '@') < 0 || vmu_buf_append(&source, path, strlen(path) + 1) < 0) {
+        vmu_buf_free(&source);
+        set_error_str(rt, VMU_RUNTIME_ERR_MEMORY);
+        return VMU_RUNTIME_ERROR;
+    }
+    vmu_runtime_status status =
+        vmu_runtime_load_policy(rt, source.data + start, len, source.data + name_offset);
     vmu_buf_free(&source);
     return status;
 }
@@ -466,6 +502,9 @@ static int evaluate_protected(lua_State *L)
     evaluation *ev = lua_touserdata(L, 1);
     vmu_runtime *rt = ev->rt;
 
+    if (ev->request_len > rt->max_request_bytes)
+        return luaL_error(L, "request: larger than %I bytes", (lua_Integer)rt->max_request_bytes);
+    vmu_request_check_json(L, ev->request, ev->request_len);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cjson_decode_ref);
     lua_pushlstring(L, ev->request, ev->request_len);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -494,10 +533,15 @@ static int evaluate_protected(lua_State *L)
         return luaL_error(L, "policy returned a %s, not a document table", luaL_typename(L, -1));
     vmu_buf_reset(&rt->document);
     /* The document is held outside the Lua state, but counts against the
-     * same cap (less one byte for its terminating NUL). */
-    vmu_json_encode(L, lua_gettop(L), rt->json_indent,
-                    rt->memory_limit == SIZE_MAX ? SIZE_MAX - 1 : rt->memory_limit - 1,
-                    &rt->document);
+     * same cap (less one byte for its terminating NUL), and against its own. */
+    int document = lua_gettop(L);
+    size_t memory_room = rt->memory_limit == SIZE_MAX ? SIZE_MAX - 1 : rt->memory_limit - 1;
+    size_t byte_cap = rt->max_document_bytes == SIZE_MAX ? SIZE_MAX - 1 : rt->max_document_bytes;
+    const char *too_long = VMU_RUNTIME_ERR_MEMORY;
+    if (byte_cap < memory_room)
+        too_long = lua_pushfstring(L, "document exceeds %I bytes", (lua_Integer)byte_cap);
+    vmu_json_encode(L, document, rt->json_indent, byte_cap < memory_room ? byte_cap : memory_room,
+                    too_long, &rt->document);
     if (vmu_buf_putc(&rt->document, '\0') < 0)
         return luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
     rt->document.len--;

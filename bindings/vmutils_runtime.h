@@ -51,6 +51,12 @@ extern "C" {
 #define VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS 1000u
 /* Files a policy may hold open at once; all are closed when the call ends. */
 #define VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES 16u
+/* Bytes of document JSON one evaluation may write. */
+#define VMU_RUNTIME_DEFAULT_MAX_DOCUMENT_BYTES (16u * 1024u * 1024u)
+/* Bytes of request JSON vmu_runtime_evaluate accepts. */
+#define VMU_RUNTIME_DEFAULT_MAX_REQUEST_BYTES (16u * 1024u * 1024u)
+/* Bytes of policy source the load functions accept. */
+#define VMU_RUNTIME_DEFAULT_MAX_POLICY_BYTES (4u * 1024u * 1024u)
 
 /* Fixed messages, so that hosts can tell the two limits apart. */
 #define VMU_RUNTIME_ERR_INSTRUCTION_BUDGET "policy exceeded its instruction budget"
@@ -71,6 +77,14 @@ typedef struct vmu_runtime_config {
     uint64_t time_limit_ms;
     /* 0 means the default; SIZE_MAX means no limit. */
     size_t max_open_files;
+    /* Input and output caps, in bytes; 0 means the default, SIZE_MAX no cap.
+     * A longer document fails the evaluation ("document exceeds N bytes"),
+     * a longer request fails it before decoding ("request: larger than N
+     * bytes"), a longer policy fails the load ("policy larger than N
+     * bytes"; a file is read no further than that). */
+    size_t max_document_bytes;
+    size_t max_request_bytes;
+    size_t max_policy_bytes;
 } vmu_runtime_config;
 
 typedef enum vmu_runtime_status {
@@ -83,7 +97,8 @@ typedef enum vmu_runtime_status {
 
 typedef struct vmu_runtime vmu_runtime;
 
-/* The defaults: 50 million instructions, 64 MiB, 1 s, 16 files, compact JSON. */
+/* The defaults: 50 million instructions, 64 MiB, 1 s, 16 files, compact
+ * JSON, documents and requests up to 16 MiB, policies up to 4 MiB. */
 void vmu_runtime_config_init(vmu_runtime_config *config);
 
 /* A new runtime with `config` (NULL: the defaults), its Lua state set up with
@@ -99,7 +114,9 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
 vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *path);
 
 /* Evaluates the loaded policy on a request (a JSON object, see
- * docs/runtime.md). On VMU_RUNTIME_OK, *document and *document_len hold the
+ * docs/runtime.md; strict RFC 8259 JSON). A request that is not accepted
+ * fails before the policy runs with a message that starts "request: " (and
+ * names the byte offset of a syntax error). On VMU_RUNTIME_OK, *document and *document_len hold the
  * document as JSON with sorted keys (NUL-terminated), valid until the next
  * call on this runtime. On failure they are set to NULL and 0. */
 vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_json,

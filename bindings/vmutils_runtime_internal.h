@@ -23,6 +23,14 @@ void vmu_sandbox_init(lua_State *L);
  * `load` and `require` stay inside the sandbox. */
 void vmu_sandbox_push_env(lua_State *L);
 
+/* Raises a "request: ..." Lua error unless `json` is one strict RFC 8259
+ * JSON text whose top level is an object and whose members `host` and
+ * `annotations` are objects (or null) and `options` not an array: what
+ * lua-cjson accepts beyond that (hexadecimal numbers, nan, inf, an array
+ * where an object belongs, which it decodes to the same empty table) never
+ * reaches a policy. The message names the byte offset. */
+void vmu_request_check_json(lua_State *L, const char *json, size_t len);
+
 /* Replaces the decoded request table at `idx` by the prepared request the
  * policy receives: annotations checked, host facts filled in, options decoded.
  * Raises a Lua error with a "request: ..." message when it is malformed. */
@@ -33,9 +41,12 @@ void vmu_request_prepare(lua_State *L, int idx);
  * (0: compact). A table with keys exactly 1..n is an array, any other an
  * object (integer keys written as strings). Raises a Lua error for what JSON
  * cannot hold: functions, userdata, non-finite numbers, float or boolean
- * keys, nesting past 128 levels (where cycles end); and "not enough memory"
- * when `out` would grow past `max_len` bytes. */
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out);
+ * keys, nesting past 128 levels (where cycles end); `too_long` when `out`
+ * would grow past `max_len` bytes, and "not enough memory" when it cannot
+ * grow. A table met again at the same depth is copied from its first text,
+ * so the work is bounded by the tables plus the output. */
+void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, const char *too_long,
+                     vmu_buf *out);
 
 /* The call's limits, for the sandbox's own C functions (vmutils_runtime.c).
  * vmu_rt_charge counts `work` units of C work against the instruction

@@ -12,9 +12,11 @@
 #define MAX_DEPTH 128
 #define SMALL_OBJECT 16 /* keys sorted on the C stack; larger objects use the heap */
 
-/* Objects with more keys than this are written looking each value up again
- * rather than holding them all on the Lua stack. */
-#define STACKED_VALUES_MAX 4096
+/* An object's values are held on the Lua stack while it is written (no
+ * second lookup) only while the whole stack stays under this many slots;
+ * past it they are looked up again. 127 nested objects of 4000 keys each
+ * would otherwise need a million slots, more than Lua allows. */
+#define STACKED_SLOTS_MAX 65536
 
 typedef struct json_key {
     const char *text;
@@ -30,22 +32,31 @@ typedef struct encoder {
     vmu_buf *out;
     unsigned indent;
     size_t max_len;
+    const char *too_long; /* the message when the text would pass max_len */
+    int memo;             /* stack index of the table of written tables */
     unsigned tables; /* encoded so far: the deadline is checked every 1024 */
 } encoder;
 
-/* The cap is what bounds the work: every value writes at least one byte, so
- * a policy that returns the same table under many keys, level after level,
+static void too_long(encoder *e)
+{
+    if (e->out->failed)
+        luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
+    luaL_error(e->L, "%s", e->too_long);
+}
+
+/* The cap bounds the output: every value writes at least one byte, so a
+ * policy that returns the same table under many keys, level after level,
  * stops here instead of making an exponentially long document. */
 static void put(encoder *e, const char *s, size_t len)
 {
     if (len > e->max_len - e->out->len || vmu_buf_append(e->out, s, len) < 0)
-        luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
+        too_long(e);
 }
 
 static void putc_(encoder *e, char c)
 {
     if (e->out->len >= e->max_len || vmu_buf_putc(e->out, c) < 0)
-        luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
+        too_long(e);
 }
 
 static void newline(encoder *e, int depth)
@@ -61,7 +72,7 @@ static void put_string(encoder *e, const char *s, size_t len)
 {
     if (len > e->max_len - e->out->len || vmu_go_json_string_go122(e->out, s, len) != 0 ||
         e->out->len > e->max_len)
-        luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
+        too_long(e);
 }
 
 static void put_integer(encoder *e, lua_Integer n)
@@ -95,14 +106,79 @@ static int compare_keys(const void *a, const void *b)
 
 static void encode_value(encoder *e, int idx, int depth);
 
+/* A table met again at the same depth is written as a copy of the text it
+ * gave the first time. Scanning a table costs its capacity, not its output
+ * (an emptied table of a million slots writes "{}"), so without this a table
+ * referenced a million times would be scanned a million times; with it each
+ * table is scanned at most once per depth, and the work is bounded by the
+ * tables the policy built plus the output. The text depends on the depth
+ * only through the indentation, hence one memo per depth:
+ * memo[2*depth+1][t] is where t's text starts, memo[2*depth+2][t] its length. */
+static int copy_written(encoder *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    if (lua_rawgeti(L, e->memo, 2 * depth + 1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) != LUA_TNUMBER) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    size_t start = (size_t)lua_tointeger(L, -1);
+    lua_rawgeti(L, e->memo, 2 * depth + 2);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    size_t len = (size_t)lua_tointeger(L, -1);
+    lua_pop(L, 4);
+    /* The source lies in the buffer itself: make room first, then copy by
+     * offset, since growing may move the buffer. */
+    if (len > e->max_len - e->out->len || vmu_buf_reserve(e->out, len) < 0)
+        too_long(e);
+    memcpy(e->out->data + e->out->len, e->out->data + start, len);
+    e->out->len += len;
+    return 1;
+}
+
+static void remember_written(encoder *e, int idx, int depth, size_t start)
+{
+    lua_State *L = e->L;
+    lua_Integer values[2] = {(lua_Integer)start, (lua_Integer)(e->out->len - start)};
+    for (int k = 0; k < 2; k++) {
+        if (lua_rawgeti(L, e->memo, 2 * depth + 1 + k) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, e->memo, 2 * depth + 1 + k);
+        }
+        lua_pushvalue(L, idx);
+        lua_pushinteger(L, values[k]);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+}
+
+static void encode_fresh_table(encoder *e, int idx, int depth);
+
 static void encode_table(encoder *e, int idx, int depth)
+{
+    if (depth >= MAX_DEPTH)
+        luaL_error(e->L, "cannot encode the document: nested more than %d levels (a cycle?)",
+                   MAX_DEPTH);
+    luaL_checkstack(e->L, 8, "document nesting");
+    if (copy_written(e, idx, depth))
+        return;
+    size_t start = e->out->len;
+    encode_fresh_table(e, idx, depth);
+    remember_written(e, idx, depth, start);
+}
+
+static void encode_fresh_table(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
     if (++e->tables % 1024 == 0)
         vmu_rt_check_deadline(L);
-    if (depth >= MAX_DEPTH)
-        luaL_error(L, "cannot encode the document: nested more than %d levels (a cycle?)", MAX_DEPTH);
-    luaL_checkstack(L, 6, "document nesting");
 
     size_t count = 0;
     lua_Integer max_index = 0;
@@ -146,7 +222,8 @@ static void encode_table(encoder *e, int idx, int depth)
     json_key small_keys[SMALL_OBJECT];
     int top = lua_gettop(L);
     json_key *keys = count <= SMALL_OBJECT ? small_keys : lua_newuserdatauv(L, count * sizeof *keys, 0);
-    int values_on_stack = count <= STACKED_VALUES_MAX;
+    int values_on_stack = count <= STACKED_SLOTS_MAX / 2 &&
+                          (size_t)lua_gettop(L) + 2 * count + 8 <= STACKED_SLOTS_MAX;
     if (values_on_stack)
         luaL_checkstack(L, (int)(2 * count) + 4, "document object");
     size_t n = 0;
@@ -241,9 +318,13 @@ static void encode_value(encoder *e, int idx, int depth)
     }
 }
 
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, vmu_buf *out)
+void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, const char *too_long,
+                     vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
-    encoder e = {L, out, indent, max_len < out->len ? out->len : max_len, 0};
+    luaL_checkstack(L, 8, "document");
+    lua_newtable(L);
+    encoder e = {L, out, indent, max_len < out->len ? out->len : max_len, too_long, lua_gettop(L), 0};
     encode_value(&e, idx, 0);
+    lua_pop(L, 1);
 }

@@ -2,14 +2,160 @@
  * JSON and handing it to the policy, so that every policy sees the same
  * shape: annotations a string map, host facts present, options a table. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <yajl/yajl_parse.h>
+
 #include "../core/base64.h"
 #include "vmutils_runtime_internal.h"
+
+/* ---- the strict check ----------------------------------------------------
+ * yajl's parser follows RFC 8259 to the letter (no hexadecimal, nan, inf,
+ * comments, trailing text; valid UTF-8), while lua-cjson, which builds the
+ * request table, is lenient; so the text is checked with yajl first. The
+ * callbacks see what the table no longer tells: an array where an object
+ * belongs ([] and {} both decode to an empty table). */
+
+typedef struct json_check {
+    yajl_handle handle;
+    size_t depth;         /* containers open */
+    const char *no_array; /* set while the value of a member that may not be an array comes */
+    char problem[160];    /* set when a callback stops the parse */
+    size_t offset;
+} json_check;
+
+static size_t token_start(json_check *c)
+{
+    size_t end = yajl_get_bytes_consumed(c->handle);
+    return end ? end - 1 : 0;
+}
+
+/* A value starts: `kind` names it as the messages do. */
+static int check_value(json_check *c, const char *kind, int is_array, int is_map)
+{
+    if (c->depth == 0 && !is_map) {
+        snprintf(c->problem, sizeof c->problem, "must be a JSON object, got %s", kind);
+        c->offset = token_start(c);
+        return 0;
+    }
+    if (is_array && c->no_array) {
+        snprintf(c->problem, sizeof c->problem, "%s", c->no_array);
+        c->offset = token_start(c);
+        return 0;
+    }
+    c->no_array = NULL;
+    return 1;
+}
+
+static int on_null(void *ctx) { return check_value(ctx, "null", 0, 0); }
+static int on_boolean(void *ctx, int b)
+{
+    (void)b;
+    return check_value(ctx, "boolean", 0, 0);
+}
+static int on_number(void *ctx, const char *s, size_t len)
+{
+    (void)s, (void)len;
+    return check_value(ctx, "number", 0, 0);
+}
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    (void)s, (void)len;
+    return check_value(ctx, "string", 0, 0);
+}
+
+static int on_start_map(void *ctx)
+{
+    json_check *c = ctx;
+    if (!check_value(c, "an object", 0, 1))
+        return 0;
+    c->depth++;
+    return 1;
+}
+
+static int on_start_array(void *ctx)
+{
+    json_check *c = ctx;
+    if (!check_value(c, "an array", 1, 0))
+        return 0;
+    c->depth++;
+    return 1;
+}
+
+static int on_end(void *ctx)
+{
+    ((json_check *)ctx)->depth--;
+    return 1;
+}
+
+static int on_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    json_check *c = ctx;
+    c->no_array = NULL;
+    if (c->depth != 1)
+        return 1;
+    /* The words of the checks that run on the table (check_annotations,
+     * fill_host, decode_options), which cannot see an empty array. */
+    static const struct {
+        const char *name, *message;
+    } members[] = {
+        {"host", "host must be an object, got an array"},
+        {"annotations", "annotations must be an object of strings, not an array"},
+        {"options", "options must be a base64 string or an object, got an array"},
+    };
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+        if (strlen(members[i].name) == len && memcmp(members[i].name, key, len) == 0)
+            c->no_array = members[i].message;
+    return 1;
+}
+
+static const yajl_callbacks check_callbacks = {
+    on_null, on_boolean, NULL, NULL, on_number, on_string,
+    on_start_map, on_map_key, on_end, on_start_array, on_end,
+};
+
+/* Trims yajl's message ("lexical error: invalid char in json text.\n"). */
+static void copy_yajl_error(json_check *c, const char *json, size_t len)
+{
+    unsigned char *text = yajl_get_error(c->handle, 0, (const unsigned char *)json, len);
+    size_t n = text ? strlen((const char *)text) : 0;
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ' || text[n - 1] == '.'))
+        n--;
+    snprintf(c->problem, sizeof c->problem, "invalid JSON: %.*s", (int)n,
+             text ? (const char *)text : "");
+    if (text)
+        yajl_free_error(c->handle, text);
+}
+
+void vmu_request_check_json(lua_State *L, const char *json, size_t len)
+{
+    json_check c;
+    memset(&c, 0, sizeof c);
+    c.handle = yajl_alloc(&check_callbacks, NULL, &c);
+    if (!c.handle)
+        luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
+    yajl_status status = yajl_parse(c.handle, (const unsigned char *)json, len);
+    if (status == yajl_status_ok) {
+        status = yajl_complete_parse(c.handle);
+        if (status == yajl_status_error) {
+            copy_yajl_error(&c, json, len);
+            c.offset = len;
+        }
+    } else if (status == yajl_status_error) {
+        copy_yajl_error(&c, json, len);
+        /* yajl has consumed the byte it stumbled on */
+        size_t consumed = yajl_get_bytes_consumed(c.handle);
+        c.offset = consumed ? consumed - 1 : 0;
+    }
+    yajl_free(c.handle);
+    if (status != yajl_status_ok)
+        luaL_error(L, "request: %s at byte offset %I", c.problem, (lua_Integer)c.offset);
+}
 
 /* What Windows build a Linux host pretends to be: Windows Server 2025, so
  * that build-gated features (vNUMA, CPU groups, cold discard) are available

@@ -22,13 +22,14 @@ static const char *const base_allowed[] = {
     "rawlen", "select", "tonumber", "tostring", "type",  "xpcall", "_VERSION", NULL};
 
 /* Library members left out: string.dump makes binary chunks; the vmutils
- * setters change state the host and the next evaluation share. Of cjson
+ * setters change state the host and the next evaluation share, and
+ * vmutils.policy would start runtimes outside this one's limits. Of cjson
  * only the sentinels remain: its encoder and decoder allocate outside the
  * Lua allocator (no cap) and exit the process when malloc fails; json.encode
  * is the runtime's own, bounded encoder. */
 static const char *const string_denied[] = {"dump", NULL};
 static const char *const vmutils_denied[] = {"set_log_level", "set_log_format", "set_log_output",
-                                             "set_log_handler", NULL};
+                                             "set_log_handler", "policy", NULL};
 static const char *const cjson_allowed[] = {"null", "empty_array", NULL};
 static const char *const os_allowed[] = {"time", "clock", "date", "difftime", "getenv", NULL};
 
@@ -212,7 +213,7 @@ static int sandbox_host_topology(lua_State *L)
 static int encode_into_scratch(lua_State *L)
 {
     vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_rt_memory_room(L) / 2,
-                    vmu_rt_scratch(L));
+                    VMU_RUNTIME_ERR_MEMORY, vmu_rt_scratch(L));
     return 0;
 }
 

@@ -531,12 +531,13 @@ static bool names_message(const char *type_url, size_t len, const char *full_nam
     return name_len == strlen(full_name) && memcmp(name, full_name, name_len) == 0;
 }
 
-static vmu_runtime_options *refuse_process_details(const vmu_any *any, vmu_err *err)
+static vmu_runtime_options *refuse_process_details(const vmu_any *any, size_t budget,
+                                                   vmu_err *err)
 {
     vmu_err why;
     pb_process_details *d = (pb_process_details *)unpack_like_go(
         &containerd__runhcs__v1__process_details__descriptor, any->value_len ? any->value : NULL,
-        any->value_len, VMU_OPTIONS_DECODE_BUDGET, &why);
+        any->value_len, budget, &why);
     if (!d) {
         vmu_err_set(err, UNMARSHAL_PREFIX "%s", why.msg);
         return NULL;
@@ -573,6 +574,12 @@ static void type_not_found(const char *url, size_t url_len, vmu_err *err)
 vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu_any *any,
                                                    vmu_err *err)
 {
+    return vmu_unmarshal_runtime_options_budget(logger, any, VMU_OPTIONS_DECODE_BUDGET, err);
+}
+
+vmu_runtime_options *vmu_unmarshal_runtime_options_budget(vmu_logger *logger, const vmu_any *any,
+                                                          size_t budget, vmu_err *err)
+{
     if (!any) {
         options_storage *s = storage_new(err);
         return s ? &s->view : NULL;
@@ -584,13 +591,14 @@ vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu
     const char *url = any->type_url ? any->type_url : "";
     size_t url_len = any->type_url ? any->type_url_len : 0;
     if (names_message(url, url_len, PROCESS_DETAILS_FULL_NAME))
-        return refuse_process_details(any, err);
+        return refuse_process_details(any, budget, err);
     if (!names_message(url, url_len, OPTIONS_FULL_NAME)) {
         type_not_found(url, url_len, err);
         return NULL;
     }
     vmu_err why;
-    vmu_runtime_options *options = vmu_runtime_options_decode(any->value, any->value_len, &why);
+    vmu_runtime_options *options =
+        vmu_runtime_options_decode_budget(any->value, any->value_len, budget, &why);
     if (!options) {
         vmu_err_set(err, UNMARSHAL_PREFIX "%s", why.msg);
         return NULL;
@@ -602,9 +610,17 @@ vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu
 vmu_runtime_options *vmu_unmarshal_runtime_options_bytes(vmu_logger *logger, const uint8_t *data,
                                                          size_t len, vmu_err *err)
 {
+    return vmu_unmarshal_runtime_options_bytes_budget(logger, data, len, VMU_OPTIONS_DECODE_BUDGET,
+                                                      err);
+}
+
+vmu_runtime_options *vmu_unmarshal_runtime_options_bytes_budget(vmu_logger *logger,
+                                                                const uint8_t *data, size_t len,
+                                                                size_t budget, vmu_err *err)
+{
     vmu_err why;
     Vmutils__Wire__Any *wire = (Vmutils__Wire__Any *)unpack_like_go(
-        &vmutils__wire__any__descriptor, data, data ? len : 0, VMU_OPTIONS_DECODE_BUDGET, &why);
+        &vmutils__wire__any__descriptor, data, data ? len : 0, budget, &why);
     if (!wire) {
         vmu_err_set(err, UNMARSHAL_PREFIX "%s", why.msg);
         return NULL;

@@ -1020,6 +1020,232 @@ static void test_one_runtime_per_thread(void **state)
     }
 }
 
+/* ---- input and output caps, strict requests ---- */
+
+static vmu_runtime *runtime_configured(const vmu_runtime_config *config, const char *policy)
+{
+    vmu_err err = {{0}};
+    vmu_runtime *rt = vmu_runtime_new(config, &err);
+    if (!rt)
+        fail_msg("vmu_runtime_new: %s", err.msg);
+    if (policy && vmu_runtime_load_policy(rt, policy, strlen(policy), "=test") != VMU_RUNTIME_OK)
+        fail_msg("load: %s", vmu_runtime_error(rt));
+    return rt;
+}
+
+static void test_io_config_defaults(void **state)
+{
+    (void)state;
+    vmu_runtime_config config;
+    memset(&config, 0xff, sizeof config);
+    vmu_runtime_config_init(&config);
+    assert_int_equal(config.max_document_bytes, 16u * 1024 * 1024);
+    assert_int_equal(config.max_request_bytes, 16u * 1024 * 1024);
+    assert_int_equal(config.max_policy_bytes, 4u * 1024 * 1024);
+}
+
+/* An emptied table keeps its slots: each scan of it costs 131,072 slots and
+ * writes "{}". Referenced 200,000 times it used to be scanned 200,000 times
+ * (hours of work inside one C call, beyond the instruction budget); the
+ * encoder now scans it once and copies its text. */
+static void test_document_shared_table_scanned_once(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_with(
+        "return function() local t = {} "
+        "for i = 1, 100000 do t['k' .. i] = true end "
+        "for i = 1, 100000 do t['k' .. i] = nil end "
+        "local doc = {} for i = 1, 200000 do doc[i] = t end return { a = doc, b = { t } } end",
+        UINT64_MAX, 0);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    size_t len = strlen(doc);
+    assert_int_equal(len, strlen("{\"a\":[],\"b\":[{}]}") + 200000 * 3 - 1);
+    assert_memory_equal(doc, "{\"a\":[{},{},", 12);
+    const char *tail = "{},{}],\"b\":[{}]}";
+    assert_string_equal(doc + len - strlen(tail), tail);
+    vmu_runtime_free(rt);
+}
+
+/* The same table at different depths, indented: each copy has the
+ * indentation of its own depth. */
+static void test_document_shared_table_indented(void **state)
+{
+    (void)state;
+    vmu_runtime_config config;
+    vmu_runtime_config_init(&config);
+    config.json_indent = 1;
+    vmu_runtime *rt = runtime_configured(
+        &config, "return function() local t = { x = { 1 } } return { t, t, { t } } end");
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_string_equal(doc, "[\n"
+                             " {\n  \"x\": [\n   1\n  ]\n },\n"
+                             " {\n  \"x\": [\n   1\n  ]\n },\n"
+                             " [\n  {\n   \"x\": [\n    1\n   ]\n  }\n ]\n"
+                             "]");
+    vmu_runtime_free(rt);
+}
+
+/* The documented limits, 127 levels of 4000 keys each, encode (they used
+ * to overflow the Lua stack: every level held its values there). */
+static void test_document_depth_and_width_limits(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_with(
+        "return function() local top = {} local t = top "
+        "for level = 1, 127 do "
+        "  for k = 1, 3999 do t[string.format('k%04d', k)] = k end "
+        "  if level < 127 then local n = {} t.z = n t = n else t.z = 'end' end "
+        "end return top end",
+        UINT64_MAX, 0);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    size_t len = strlen(doc);
+    /* per level: the keys "k0001":1 ... "k3999":3999 and "z": */
+    size_t keys = 0;
+    for (int k = 1; k <= 3999; k++)
+        keys += (size_t)snprintf(NULL, 0, "\"k%04d\":%d,", k, k);
+    assert_int_equal(len, 127 * (keys + strlen("{\"z\":}")) + strlen("\"end\""));
+    assert_memory_equal(doc, "{\"k0001\":1,\"k0002\":2,", 20);
+    const char *last = "\"k3999\":3999,\"z\":\"end\"";
+    assert_memory_equal(doc + len - 127 - strlen(last), last, strlen(last));
+    for (size_t i = len - 127; i < len; i++)
+        assert_int_equal(doc[i], '}');
+    vmu_runtime_free(rt);
+
+    /* One level more is refused, with the depth named. */
+    assert_failure("return function() local t = {} for i = 1, 128 do t = { t } end return t end",
+                   VMU_RUNTIME_ERROR, "nested more than 128 levels");
+}
+
+/* The output cap: 16 MiB by default, settable, a message that names it. */
+static void test_document_byte_cap(void **state)
+{
+    (void)state;
+    const char *policy = "return function(r) return { string.rep('x', tonumber(r.annotations.n)) } end";
+    vmu_runtime *rt = runtime_loaded(policy);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777212\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(strlen(doc), 16u * 1024 * 1024);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777213\"}}", &doc), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "document exceeds 16777216 bytes");
+    vmu_runtime_free(rt);
+
+    vmu_runtime_config config;
+    vmu_runtime_config_init(&config);
+    config.max_document_bytes = 100;
+    rt = runtime_configured(&config, policy);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"96\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"97\"}}", &doc), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "document exceeds 100 bytes");
+    vmu_runtime_free(rt);
+
+    /* Past the memory cap first: the memory message. */
+    config.max_document_bytes = SIZE_MAX;
+    config.memory_limit = 4u * 1024 * 1024;
+    rt = runtime_configured(&config, policy);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"3000000\"}}", &doc), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
+    vmu_runtime_free(rt);
+}
+
+static void test_request_and_policy_caps(void **state)
+{
+    (void)state;
+    vmu_runtime_config config;
+    vmu_runtime_config_init(&config);
+    config.max_request_bytes = 10;
+    config.max_policy_bytes = 40;
+    vmu_runtime *rt = runtime_configured(&config, "return function() return {} end");
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{ \"a\": 1 }", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{ \"a\": 12 }", &doc), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "request: larger than 10 bytes");
+
+    const char *big = "return function() return { a = 1 } end -- 41";
+    assert_int_equal(vmu_runtime_load_policy(rt, big, strlen(big), "=big"), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "policy larger than 40 bytes");
+    /* A file is read no further than the cap: /dev/zero ends. */
+    assert_int_equal(vmu_runtime_load_policy_file(rt, "/dev/zero"), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "policy larger than 40 bytes");
+    assert_int_equal(vmu_runtime_load_policy_file(rt, "/"), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "cannot read /: Is a directory");
+    vmu_runtime_free(rt);
+
+    /* The default policy cap holds for /dev/zero too. */
+    rt = runtime_loaded(NULL);
+    assert_int_equal(vmu_runtime_load_policy_file(rt, "/dev/zero"), VMU_RUNTIME_ERROR);
+    assert_string_equal(vmu_runtime_error(rt), "policy larger than 4194304 bytes");
+    vmu_runtime_free(rt);
+}
+
+/* lua-cjson decodes what RFC 8259 does not allow, and an empty array where
+ * an object belongs; none of it reaches the policy. */
+static const request_case strict_requests[] = {
+    {"hexadecimal", "{\"a\":0x10}", "request: invalid JSON: lexical error: invalid char in json text at byte offset 6"},
+    {"nan", "{\"a\":-nan}", "request: invalid JSON: lexical error: malformed number, a digit is required after the minus sign at byte offset 5"},
+    {"inf", "{\"a\":inf}", "request: invalid JSON: lexical error: invalid char in json text at byte offset 5"},
+    {"trailing text", "{\"a\":1} x", "request: invalid JSON: parse error: trailing garbage at byte offset 8"},
+    {"comment", "{/* c */}", "request: invalid JSON: "},
+    {"single quotes", "{'a':1}", "request: invalid JSON: "},
+    {"invalid UTF-8", "{\"a\":\"\xff\"}", "request: invalid JSON: "},
+    {"two values", "{} {}", "request: invalid JSON: parse error: trailing garbage at byte offset 3"},
+    {"empty", "", "request: invalid JSON: parse error: premature EOF at byte offset 0"},
+    {"top-level array", " []", "request: must be a JSON object, got an array at byte offset 1"},
+    {"top-level number", "1", "request: must be a JSON object, got number at byte offset 0"},
+    {"host an array", "{\"host\": []}", "request: host must be an object, got an array at byte offset 9"},
+    {"annotations an empty array", "{\"annotations\":[]}",
+     "request: annotations must be an object of strings, not an array at byte offset 15"},
+    {"options an array", "{\"options\":[]}",
+     "request: options must be a base64 string or an object, got an array at byte offset 11"},
+};
+
+static void test_strict_requests(void **state)
+{
+    (void)state;
+    vmu_runtime *rt = runtime_loaded("return function(r) return {} end");
+    for (size_t i = 0; i < ARRAY_LEN(strict_requests); i++) {
+        const request_case *c = &strict_requests[i];
+        const char *doc = NULL;
+        vmu_runtime_status status = evaluate(rt, c->request, &doc);
+        if (status != VMU_RUNTIME_ERROR || strncmp(vmu_runtime_error(rt), c->message, strlen(c->message)))
+            fail_msg("%s: status %d, '%s'", c->name, status, vmu_runtime_error(rt));
+    }
+    /* Arrays deeper down and other members are the policy's business. */
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{\"x\":{\"host\":[]},\"host\":{\"y\":[]},\"z\":[]}", &doc),
+                     VMU_RUNTIME_OK);
+    vmu_runtime_free(rt);
+}
+
+/* Runtime options decoded inside a policy count against its memory cap: a
+ * million annotation entries (9 MB of protobuf, one annotation in the end)
+ * took some 230 MB of C memory with a 24 MiB cap; the decoder's budget is
+ * now what the cap leaves. Without a cap the 256 MiB budget holds. */
+static void test_options_decoding_counts_against_cap(void **state)
+{
+    (void)state;
+    const char *policy =
+        "return function(r) "
+        "local value = string.rep('\\146\\1\\6\\10\\1a\\18\\1b', 1000000) "
+        "local o, err = vmutils.unmarshal_runtime_options({ "
+        "  type_url = 'containerd.runhcs.v1.Options', value = value }) "
+        "if not o then return nil, err end "
+        "return { a = o.default_container_annotations.a } end";
+    vmu_runtime *rt = runtime_with(policy, 0, 24u * 1024 * 1024);
+    const char *doc = NULL;
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_REJECTED);
+    const char *want = "failed to unmarshal options: decoding needs more than the ";
+    assert_memory_equal(vmu_runtime_error(rt), want, strlen(want));
+    vmu_runtime_free(rt);
+
+    rt = runtime_with(policy, 0, SIZE_MAX);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_string_equal(doc, "{\"a\":\"b\"}");
+    vmu_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1051,6 +1277,14 @@ int main(void)
         cmocka_unit_test(test_policy_logging),
         cmocka_unit_test(test_policy_logging_keys_outlive_tostring),
         cmocka_unit_test(test_one_runtime_per_thread),
+        cmocka_unit_test(test_io_config_defaults),
+        cmocka_unit_test(test_document_shared_table_scanned_once),
+        cmocka_unit_test(test_document_shared_table_indented),
+        cmocka_unit_test(test_document_depth_and_width_limits),
+        cmocka_unit_test(test_document_byte_cap),
+        cmocka_unit_test(test_request_and_policy_caps),
+        cmocka_unit_test(test_strict_requests),
+        cmocka_unit_test(test_options_decoding_counts_against_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,8 @@ return function(request)
   host, err = host_of(request)
   if not host then return nil, "host topology: " .. err end
 
-  processors = vmutils.normalize_processor_count("", processors, host)
+  processors = vmutils.normalize_processor_count("", processors,
+    { LogicalProcessorCount = host.LogicalProcessorCount })
   memory_mb = vmutils.normalize_memory_size("", memory_mb)
 
   local config, placement = vmutils.fit_numa({ processors = processors, memory_mb = memory_mb }, host, numa)

@@ -174,7 +174,7 @@ check_status "policy: success is 0" 0 "" policy "$POLICY" examples/lcow-request.
 check_status "policy: a rejection is 1" 1 "vmutils policy: not this one" policy "$work/rejects.lua"
 check_status "policy: a script error is 1" 1 "vmutils policy: $work/breaks.lua:1:" policy "$work/breaks.lua"
 check_status "policy: a policy that does not compile is 1" 1 "vmutils policy: " policy "$work/syntax.lua"
-check_status "policy: a malformed request is 1" 1 "vmutils policy: request: invalid JSON" policy "$POLICY" "$work/bad.json"
+check_status "policy: a malformed request is a usage error, 2" 2 "vmutils policy: request: invalid JSON" policy "$POLICY" "$work/bad.json"
 check_status "policy: a missing policy is 2" 2 "vmutils policy: cannot open $missing: No such file or directory" policy "$missing"
 check_status "policy: a directory as the policy is 2" 2 "vmutils policy: $work: Is a directory" policy "$work"
 check_status "policy: a missing request is 2" 2 "vmutils policy: cannot open $missing: No such file or directory" policy "$POLICY" "$missing"

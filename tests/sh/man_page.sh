@@ -60,8 +60,8 @@ fi
 status_lines=$(sed -n '/^EXIT STATUS/,/^[A-Z]/p' "$tmp/page.txt")
 check "exit statuses 0, 1 and 2 are listed" \
   "printf '%s\n' \"\$status_lines\" | grep -qE '^ +0 +Success' &&
-   printf '%s\n' \"\$status_lines\" | grep -qE '^ +1 +The job failed' &&
-   printf '%s\n' \"\$status_lines\" | grep -qE '^ +2 +Usage error'"
+   printf '%s\n' \"\$status_lines\" | grep -qE '^ +1 +The +job +failed' &&
+   printf '%s\n' \"\$status_lines\" | grep -qE '^ +2 +Usage +error'"
 
 check "make install puts the page in MANDIR/man1" \
   "make -s install BUILD=$BUILD PREFIX=$tmp/prefix >$tmp/install.log 2>&1 &&

@@ -140,6 +140,16 @@ vmu_runtime_options *vmu_unmarshal_runtime_options(vmu_logger *logger, const vmu
 /* The same from the bytes of a serialized google.protobuf.Any. */
 vmu_runtime_options *vmu_unmarshal_runtime_options_bytes(vmu_logger *logger, const uint8_t *data,
                                                          size_t len, vmu_err *err);
+/* Both with another allocation budget than VMU_OPTIONS_DECODE_BUDGET: a
+ * caller that caps its own memory (a policy sandbox) passes what its cap
+ * leaves, so that decoding counts against it; past the budget the error is
+ * "failed to unmarshal options: decoding needs more than N bytes of memory
+ * allowed". */
+vmu_runtime_options *vmu_unmarshal_runtime_options_budget(vmu_logger *logger, const vmu_any *any,
+                                                          size_t budget, vmu_err *err);
+vmu_runtime_options *vmu_unmarshal_runtime_options_bytes_budget(vmu_logger *logger,
+                                                                const uint8_t *data, size_t len,
+                                                                size_t budget, vmu_err *err);
 
 /* Appends the Options message bytes (fields in number order, annotations by
  * key, defaults left out). 0, or -1 with err: Go's "string field contains
