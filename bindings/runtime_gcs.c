@@ -138,6 +138,8 @@ static bool is_flag(const char *arg, const char *name)
 
 int vmu_cmd_gcs_logs(int argc, char **argv)
 {
+    if (vmu_gcs_listen_requested(argc, argv))
+        return vmu_cmd_gcs_listen(argc, argv);
     const char *vm_id = "bench-vm";
     const char *path = NULL;
     vmu_log_format format = VMU_LOG_JSON;
