@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -560,13 +561,16 @@ int vmu_cmd_gcs_listen(int argc, char **argv)
         vmu_gcs_server_shutdown(svc.server);
         vmu_gcs_server_stats st;
         vmu_gcs_server_get_stats(svc.server, &st);
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+            ru.ru_maxrss = 0;
         if (status == 0)
             fprintf(stderr,
                     "vmutils gcs-logs: stopped: %llu connections (%llu reconnects, %llu "
-                    "refused), %llu bytes, %llu entries\n",
+                    "refused), %llu bytes, %llu entries, peak RSS %ld KiB\n",
                     (unsigned long long)st.accepted, (unsigned long long)st.reconnects,
                     (unsigned long long)st.refused, (unsigned long long)st.bytes,
-                    (unsigned long long)st.entries);
+                    (unsigned long long)st.entries, ru.ru_maxrss);
         vmu_gcs_server_free(svc.server);
     }
     free_dir_entries(&svc);

@@ -605,16 +605,18 @@ static void serve(vmu_gcs_server *srv, int fd, const char *vm_id, const char *na
     }
 }
 
-static void accept_on(vmu_gcs_server *srv, listener *l)
+/* Accepts up to ACCEPTS_PER_ROUND connections; returns how many it tried. */
+static int accept_on(vmu_gcs_server *srv, listener *l)
 {
-    for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
+    int i;
+    for (i = 0; i < ACCEPTS_PER_ROUND; i++) {
         struct sockaddr_vm peer;
         socklen_t plen = sizeof peer;
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            return; /* EAGAIN, or out of descriptors: try again next round */
+            return i; /* EAGAIN, or out of descriptors: try again next round */
         }
         if (!l->vsock) {
             char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
@@ -635,6 +637,7 @@ static void accept_on(vmu_gcs_server *srv, listener *l)
         snprintf(name, sizeof name, "vsock %u:%u", peer.svm_cid, peer.svm_port);
         serve(srv, fd, e->vm_id, name, &l->gcs);
     }
+    return i;
 }
 
 /* One slice from c, as vmu_gcs_decoder_read_from would read it. */
@@ -754,6 +757,11 @@ void vmu_gcs_server_shutdown(vmu_gcs_server *srv)
 {
     if (!srv)
         return;
+    /* Guests whose connections are in a listener's backlog have connected
+     * before the end: they are served like the others. */
+    for (listener *l = srv->listeners; l; l = l->next)
+        while (accept_on(srv, l) == ACCEPTS_PER_ROUND)
+            ;
     while (srv->listeners)
         vmu_gcs_server_close_listener(srv, srv->listeners->id);
     /* What is queued now was sent before the end of service; a guest that
