@@ -567,10 +567,12 @@ int vmu_cmd_gcs_listen(int argc, char **argv)
         if (status == 0)
             fprintf(stderr,
                     "vmutils gcs-logs: stopped: %llu connections (%llu reconnects, %llu "
-                    "refused), %llu bytes, %llu entries, peak RSS %ld KiB\n",
+                    "refused), %llu bytes, %llu entries, peak RSS %ld KiB, CPU %.3f s\n",
                     (unsigned long long)st.accepted, (unsigned long long)st.reconnects,
                     (unsigned long long)st.refused, (unsigned long long)st.bytes,
-                    (unsigned long long)st.entries, ru.ru_maxrss);
+                    (unsigned long long)st.entries, ru.ru_maxrss,
+                    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
         vmu_gcs_server_free(svc.server);
     }
     free_dir_entries(&svc);
