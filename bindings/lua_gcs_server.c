@@ -155,7 +155,8 @@ static int l_cid_vm_id(lua_State *L)
     return 1;
 }
 
-/* Runs fn(srv) with the handler wired to this state. */
+/* Wires the handler to this state for a call into the loop; the records
+ * pass the state's level, as the state's own handler's do. */
 static void enter(lua_State *L, server_box *box)
 {
     box->L = L;
@@ -215,10 +216,16 @@ static int l_stats(lua_State *L)
 
 /* Frees the server (connections finished, their records delivered while
  * the handler can still run) and the handler's reference. */
-static void release(lua_State *L, server_box *box)
+static void release(lua_State *L, server_box *box, bool collecting)
 {
     if (box->server) {
-        enter(L, box);
+        /* A finalizer keeps the level last set: the state may be closing. */
+        if (collecting) {
+            box->L = L;
+            box->busy = true;
+        } else {
+            enter(L, box);
+        }
         vmu_gcs_server_free(box->server);
         leave(box);
         box->server = NULL;
@@ -234,7 +241,7 @@ static int l_close(lua_State *L)
     server_box *box = luaL_checkudata(L, 1, SERVER_META);
     if (box->busy)
         return luaL_error(L, "gcs_server: called from its own handler");
-    release(L, box);
+    release(L, box, false);
     return 0;
 }
 
@@ -242,7 +249,7 @@ static int l_gc(lua_State *L)
 {
     server_box *box = lua_touserdata(L, 1);
     if (!box->busy)
-        release(L, box);
+        release(L, box, true);
     return 0;
 }
 

@@ -8,7 +8,8 @@ bench: connects to a forwarder's Unix socket and writes log entries.
       one per line, in writes of random sizes. --retry: keep trying to
       connect while the socket is missing or refuses (vsockexec -r);
       --delay: sleep between entries, each carrying its send time "sent";
-      --until FILE: with COUNT 0, write until FILE exists.
+      --until FILE: with COUNT 0, write until FILE exists;
+      --batch-delay SECONDS: sleep after each write of 100 entries.
   gcs_peer.py replay PATH FILE [--seed N]
       the bytes of FILE in writes of random sizes.
   gcs_peer.py replay-many DIR FILE... [--seed N]
@@ -72,6 +73,7 @@ def main():
     delay = opt(args, "--delay", 0.0, float)
     seed = opt(args, "--seed", 1, int)
     until = opt(args, "--until", None)
+    batch_delay = opt(args, "--batch-delay", 0.0, float)
     hold = "--hold" in args
     if hold:
         args.remove("--hold")
@@ -90,6 +92,8 @@ def main():
             batch = b"".join(entry(vm, seq + k, "") for k in range(min(100, count - seq) if count else 100))
             seq += 100 if not count else min(100, count - seq)
             send_chunked(s, batch, rnd)
+            if batch_delay:
+                time.sleep(batch_delay)
         s.close()
         print(seq)
     elif mode == "replay":
