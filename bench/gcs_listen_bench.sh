@@ -3,10 +3,12 @@
 # 1, 8 and 64 VMs writing at once over Unix sockets, each guest its own
 # process (tests/gcs_peer.py replaying a pre-generated stream in writes of
 # 1..4096 bytes). The same total of entries in every run; records go to
-# /dev/null through the async sink. Wall time runs from the first guest's
-# start to the forwarder's exit (SIGTERM once every guest is done: what is
-# still queued is read then), CPU time is the forwarder's own (getrusage,
-# both threads), peak RSS too.
+# /dev/null through the async sink. The guests connect first and start
+# sending together; wall time runs from then to the forwarder's exit
+# (SIGTERM once every guest is done: what is still queued is read then).
+# CPU time is the forwarder's own (getrusage, both threads), peak RSS too.
+# The guests run on the same cores: records/s is a floor for the
+# forwarder, CPU per record its own cost.
 #
 #   bench/gcs_listen_bench.sh [TOTAL_ENTRIES] [VM_COUNTS...]
 #   (defaults: 320000 entries; 1 8 64 VMs)
@@ -21,6 +23,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 [ -x "$VMUTILS" ] || { echo "build $VMUTILS first (make all)" >&2; exit 1; }
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
 printf '%-5s %10s %12s %10s %14s %12s\n' VMs entries "wall s" "CPU s" "records/s" "CPU us/rec"
 for vms in $COUNTS; do
@@ -28,7 +31,7 @@ for vms in $COUNTS; do
   dir=$tmp/run$vms
   mkdir -p "$dir"
   # One stream per VM, generated before the clock starts.
-  python3 - "$dir" "$vms" "$per" <<'EOF'
+  "$PYTHON" - "$dir" "$vms" "$per" <<'EOF'
 import sys
 sys.path.insert(0, "tests")
 from gcs_peer import entry
@@ -42,12 +45,18 @@ EOF
   "$VMUTILS" gcs-logs "${args[@]}" >/dev/null 2>"$dir/err" &
   fwd=$!
   for _ in $(seq 1 200); do [ -S "$dir/vm$((vms - 1)).sock" ] && break; sleep 0.05; done
-  start=$(date +%s.%N)
   writers=()
   for v in $(seq 0 $((vms - 1))); do
-    python3 tests/gcs_peer.py replay "$dir/vm$v.sock" "$dir/vm$v.jsonl" --seed "$v" &
+    "$PYTHON" tests/gcs_peer.py replay "$dir/vm$v.sock" "$dir/vm$v.jsonl" --seed "$v" --go "$dir/go" &
     writers+=($!)
   done
+  # Every guest connected (and counted) before the clock starts.
+  for _ in $(seq 1 600); do
+    [ "$(ls /proc/$fwd/fd | wc -l)" -ge $((vms * 2 + 5)) ] && break
+    sleep 0.05
+  done
+  start=$(date +%s.%N)
+  touch "$dir/go"
   for w in "${writers[@]}"; do wait "$w"; done
   kill -TERM "$fwd"
   wait "$fwd"

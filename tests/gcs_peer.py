@@ -10,8 +10,9 @@ bench: connects to a forwarder's Unix socket and writes log entries.
       --delay: sleep between entries, each carrying its send time "sent";
       --until FILE: with COUNT 0, write until FILE exists;
       --batch-delay SECONDS: sleep after each write of 100 entries.
-  gcs_peer.py replay PATH FILE [--seed N]
-      the bytes of FILE in writes of random sizes.
+  gcs_peer.py replay PATH FILE [--seed N] [--go FILE]
+      the bytes of FILE in writes of random sizes; with --go, connected
+      first and sent once FILE exists (a bench starts every guest at once).
   gcs_peer.py replay-many DIR FILE... [--seed N]
       each FILE to DIR/case-NAME.sock (NAME: FILE's name without .jsonl),
       all connections open at once and written in turns.
@@ -74,6 +75,7 @@ def main():
     seed = opt(args, "--seed", 1, int)
     until = opt(args, "--until", None)
     batch_delay = opt(args, "--batch-delay", 0.0, float)
+    go = opt(args, "--go", None)
     hold = "--hold" in args
     if hold:
         args.remove("--hold")
@@ -100,6 +102,8 @@ def main():
         with open(args[2], "rb") as f:
             data = f.read()
         s = connect(path, retry)
+        while go and not os.path.exists(go):
+            time.sleep(0.01)
         send_chunked(s, data, rnd)
         s.close()
     elif mode == "replay-many":
