@@ -3,11 +3,12 @@
 #ifndef VMUTILS_RUNTIME_H
 #define VMUTILS_RUNTIME_H
 
+#include <stdbool.h>
+
 /* `vmutils gcs-logs [...]`: argv[0] is "gcs-logs". Returns the exit status. */
 int vmu_cmd_gcs_logs(int argc, char **argv);
 /* The service mode of gcs-logs (runtime_gcs_listen.c): taken when argv has
  * a --listen or --listen-dir option. */
-#include <stdbool.h>
 bool vmu_gcs_listen_requested(int argc, char **argv);
 int vmu_cmd_gcs_listen(int argc, char **argv);
 
