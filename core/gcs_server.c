@@ -25,6 +25,10 @@
 /* Connections accepted from one listener in one round: a burst of guests
  * must not hold off the reads of those already connected. */
 #define ACCEPTS_PER_ROUND 64
+/* How long a listener that could not accept (out of descriptors) rests at
+ * most before it is tried again: it stays readable, and the loop must not
+ * spin on it meanwhile. */
+#define REST_MS 100
 
 typedef enum node_kind { NODE_LISTENER, NODE_CONNECTION, NODE_WATCH } node_kind;
 
@@ -58,6 +62,8 @@ typedef struct listener {
     dev_t dev;
     ino_t ino;
     char *vm_id; /* unix: the VM it serves */
+    bool resting;  /* out of epoll until the next round */
+    bool failing;  /* its last accept failed: logged once, until one succeeds */
     vmu_gcs_options gcs;
 } listener;
 
@@ -93,6 +99,7 @@ struct vmu_gcs_server {
     watch *watches;
     cid_entry *cids;
     vm_count *vms;
+    bool resting; /* some listener rests */
     node *dead;
     int next_id;
     vmu_gcs_server_idle_fn idle;
@@ -605,6 +612,36 @@ static void serve(vmu_gcs_server *srv, int fd, const char *vm_id, const char *na
     }
 }
 
+/* A listener that cannot accept (EMFILE, ENFILE, ENOMEM...) leaves the
+ * epoll set for a round; the failure is logged when it starts. */
+static void rest_listener(vmu_gcs_server *srv, listener *l, int err)
+{
+    if (!l->failing) {
+        l->failing = true;
+        /* A vsock listener serves many VMs: no uvm-id then. */
+        vmu_field fields[] = {vmu_field_str("error", strerror(err)),
+                              vmu_field_str("uvm-id", l->vm_id ? l->vm_id : "")};
+        log_event(srv, VMU_LEVEL_ERROR, "gcs log accept failed", fields, l->vm_id ? 2 : 1);
+    }
+    struct epoll_event ev = {.events = 0, .data.ptr = &l->base};
+    if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, l->fd, &ev) == 0) {
+        l->resting = true;
+        srv->resting = true;
+    }
+}
+
+static void wake_listeners(vmu_gcs_server *srv)
+{
+    for (listener *l = srv->listeners; l; l = l->next) {
+        if (!l->resting)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->base};
+        epoll_ctl(srv->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+        l->resting = false;
+    }
+    srv->resting = false;
+}
+
 /* Accepts up to ACCEPTS_PER_ROUND connections; returns how many it tried. */
 static int accept_on(vmu_gcs_server *srv, listener *l)
 {
@@ -614,10 +651,14 @@ static int accept_on(vmu_gcs_server *srv, listener *l)
         socklen_t plen = sizeof peer;
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int e = errno;
+            if (e == EINTR || e == ECONNABORTED)
                 continue;
-            return i; /* EAGAIN, or out of descriptors: try again next round */
+            if (e != EAGAIN && e != EWOULDBLOCK)
+                rest_listener(srv, l, e);
+            return i;
         }
+        l->failing = false;
         if (!l->vsock) {
             char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
             snprintf(name, sizeof name, "unix %s", l->path);
@@ -723,14 +764,24 @@ void vmu_gcs_server_set_idle(vmu_gcs_server *srv, vmu_gcs_server_idle_fn fn, voi
 int vmu_gcs_server_poll(vmu_gcs_server *srv, int timeout_ms)
 {
     struct epoll_event events[MAX_EVENTS];
+    /* Listeners rested in an earlier round are tried again after this one;
+     * meanwhile the wait is bounded so that they are not forgotten. */
+    bool wake = srv->resting;
+    if (wake && (timeout_ms < 0 || timeout_ms > REST_MS))
+        timeout_ms = REST_MS;
     int n = epoll_wait(srv->epfd, events, MAX_EVENTS, 0);
     if (n == 0 && timeout_ms != 0) {
         if (srv->idle)
             srv->idle(srv->idle_user);
         n = epoll_wait(srv->epfd, events, MAX_EVENTS, timeout_ms);
     }
-    if (n < 0)
-        return errno == EINTR ? 0 : -1;
+    if (n < 0) {
+        int e = errno;
+        if (wake)
+            wake_listeners(srv);
+        errno = e;
+        return e == EINTR ? 0 : -1;
+    }
     for (int i = 0; i < n; i++) {
         node *nd = events[i].data.ptr;
         if (nd->dead)
@@ -750,6 +801,8 @@ int vmu_gcs_server_poll(vmu_gcs_server *srv, int timeout_ms)
         }
     }
     free_dead(srv);
+    if (wake)
+        wake_listeners(srv);
     return n;
 }
 

@@ -22,12 +22,17 @@
  * own and never joined to the bytes of the VM's next connection.
  *
  * Records of the service itself (each with "uvm-id" where one is known):
- * - debug "gcs log connected": a VM's first connection on a listener;
+ * - debug "gcs log connected": a VM's first connection (counted at its
+ *   first bytes, so that a liveness probe that connects and leaves is not);
  * - info "gcs log reconnected", with "connection" (its number, 2 onwards):
  *   a later connection (guest restart, live migration, `vsockexec -r`);
  * - debug "gcs log disconnected", with "bytes" and "entries";
  * - error "gcs log connection refused", with "cid" and "error": a vsock
- *   peer whose CID has no VM id.
+ *   peer whose CID has no VM id;
+ * - error "gcs log accept failed", with "error": a listener out of
+ *   descriptors (or memory), logged once until an accept succeeds; it rests
+ *   out of the loop for a round (the wait then bounded at 100 ms), so the
+ *   loop never spins on it.
  *
  * Not thread-safe: one thread runs the loop and makes every other call. */
 #ifndef VMUTILS_GCS_SERVER_H
@@ -121,7 +126,8 @@ void vmu_gcs_server_unwatch(vmu_gcs_server *srv, int fd);
 typedef void (*vmu_gcs_server_idle_fn)(void *user);
 void vmu_gcs_server_set_idle(vmu_gcs_server *srv, vmu_gcs_server_idle_fn fn, void *user);
 
-/* One round: waits up to timeout_ms (-1: no limit) for events, then
+/* One round: waits up to timeout_ms (-1: no limit; at most 100 ms while a
+ * listener rests) for events, then
  * accepts pending connections, reads one slice from each readable
  * connection and runs the watchers. Returns the events handled (0 on
  * timeout), or -1 with errno (EINTR is returned as 0). */
