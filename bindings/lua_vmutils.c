@@ -150,6 +150,7 @@ LUAMOD_API int luaopen_vmutils(lua_State *L)
     vmu_lua_register_numa(L);
     vmu_lua_register_refinfo(L);
     vmu_lua_register_gcs(L);
+    vmu_lua_register_gcs_server(L);
     vmu_lua_register_options(L);
     vmu_lua_register_vmmem(L);
     vmu_lua_register_topology(L);

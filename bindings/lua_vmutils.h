@@ -17,6 +17,7 @@ void vmu_lua_register_sizing(lua_State *L);
 void vmu_lua_register_numa(lua_State *L);
 void vmu_lua_register_refinfo(lua_State *L);
 void vmu_lua_register_gcs(lua_State *L);
+void vmu_lua_register_gcs_server(lua_State *L);
 void vmu_lua_register_options(lua_State *L);
 void vmu_lua_register_vmmem(lua_State *L);
 void vmu_lua_register_topology(lua_State *L);

@@ -231,6 +231,8 @@ static int parse_args(gcs_args *args, int argc, char **argv)
 
 int vmu_cmd_gcs_logs(int argc, char **argv)
 {
+    if (vmu_gcs_listen_requested(argc, argv))
+        return vmu_cmd_gcs_listen(argc, argv);
     gcs_args args = {.format = VMU_LOG_JSON, .level = VMU_LEVEL_TRACE};
     vmu_gcs_options_init(&args.opts);
     int rc = parse_args(&args, argc, argv);

@@ -18,6 +18,7 @@
 #include "vmutils/refinfo.h"
 #include "vmutils/gcs.h"
 #include "vmutils/options.h"
+#include "vmutils/gcs_server.h"
 #include "vmutils/vmmem.h"
 
 #endif
