@@ -32,7 +32,9 @@ OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 endif
 CFLAGS   ?=
 CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/gen
-ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -pthread $(PKG_CFLAGS) $(CFLAGS)
+# Hidden by default: the shared libraries export only what the public headers
+# declare between VMU_API_BEGIN and VMU_API_END (core/include/vmutils/export.h).
+ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden -pthread $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 
@@ -81,9 +83,10 @@ $(SHARED_LIB): $(CORE_OBJ)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so.$(SOMAJOR)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so
 
-# The Lua module links the core statically and resolves lua_* from the host.
+# The Lua module links the core statically and resolves lua_* from the host;
+# --exclude-libs keeps the core's API inside it, so it exports luaopen_vmutils only.
 $(LUA_MODULE): $(MODULE_OBJ) $(STATIC_LIB)
-	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
 $(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
 	@mkdir -p $(dir $@)

@@ -14,6 +14,7 @@
 
 #include "base64.h"
 #include "gopath.h"
+#include "test_hooks.h"
 #include "vmutils.h"
 
 static const char read_error_prefix[] = "failed to read UVM reference info file: ";

@@ -7,7 +7,7 @@
 #
 # Declarations are read from the preprocessed headers: only the lines that
 # come from the installed headers count (the linemarkers of `cc -E` say which
-# file a line is from), bodies in braces are dropped, and each remaining
+# file a line is from), directives and bodies in braces are dropped, and each remaining
 # file-scope statement that is not a typedef or static yields the identifier
 # before its first `(` (a function) or, when it is `extern`, its last
 # identifier (a variable).
@@ -28,6 +28,7 @@ declared() {
   "$CC" -E -std=c11 -D_GNU_SOURCE -I"$inc" "$tmp/all.c" 2>"$tmp/cpp.err" |
     awk -v files="$files" '
       /^# [0-9]+ "/ { f = $3; gsub(/"/, "", f); keep = (f ~ files); next }
+      /^[ \t]*#/ { next }  # the #pragma lines of VMU_API_BEGIN and VMU_API_END
       keep { print }' |
     awk '
       # Drop brace bodies; a top-level body ends a statement (inline functions).
