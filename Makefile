@@ -93,9 +93,13 @@ $(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB)
-	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $(EMBED_OBJ) $(MODULE_OBJ) \
-	  -L$(BUILD) -lvmutils $(LUA_LIBS) -lm -ldl
+# The API comes from libvmutils.so. The few core-internal functions the
+# embedding code calls (Go number and string formatting, base64), which
+# libvmutils.so does not export, come from libvmutils.a after it, kept hidden
+# by --exclude-libs. -z defs fails the link on any symbol left unresolved.
+$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB) $(STATIC_LIB)
+	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) -Wl,-z,defs -Wl,--exclude-libs,ALL $(ALL_LDFLAGS) \
+	  -o $@ $(EMBED_OBJ) $(MODULE_OBJ) -L$(BUILD) -lvmutils $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
 	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so.$(SOMAJOR)
 	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so
 

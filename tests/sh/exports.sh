@@ -98,6 +98,12 @@ exported "$lib/lua/5.4/vmutils.so" >"$tmp/mod.sym"
 echo luaopen_vmutils >"$tmp/mod.want"
 check "the installed Lua module exports luaopen_vmutils and nothing else" \
   "only_in $tmp/mod.sym $tmp/mod.want && only_in $tmp/mod.want $tmp/mod.sym"
+# With LD_BIND_NOW the loader resolves every symbol of every library at start:
+# a symbol that libvmutils-runtime.so expects from libvmutils.so but that is
+# not exported fails here, not at the first call.
+printf '#include <vmutils_runtime.h>\nint main(void) { vmu_runtime_config c; vmu_runtime_config_init(&c); return c.json_indent; }\n' >"$tmp/bind.c"
+check "a program linked with the installed libvmutils-runtime.so loads with every symbol bound" \
+  "$CC -I$inc $tmp/bind.c -L$lib -lvmutils-runtime -lvmutils -o $tmp/bind 2>$tmp/cc.log && LD_BIND_NOW=1 LD_LIBRARY_PATH=$lib $tmp/bind 2>$tmp/bind.err || { sed 's/^/# /' $tmp/cc.log $tmp/bind.err; false; }"
 check "no test hook is in an installed header" \
   "! grep -rqE 'vmu_alloc_fail_after|vmu_refinfo_use_openat2|[Tt]est hook' $inc"
 
