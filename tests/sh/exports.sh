@@ -18,6 +18,7 @@ n=0 fails=0
 check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fails=$((fails + 1)); fi; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 CC=${CC:-cc}
+san=""; [ "${SANITIZE:-0}" = 1 ] && san="-fsanitize=address,undefined"
 prefix=$tmp/prefix inc=$tmp/prefix/include lib=$tmp/prefix/lib
 
 # declared FILE-PATTERN HEADER...: the names the headers declare, from the
@@ -62,10 +63,11 @@ declared() {
 }
 
 # exported LIB: the code and data symbols LIB defines for other objects,
-# without the linker's own section markers.
+# without the linker's section markers and the names reserved to the
+# implementation (__*: a sanitizer build adds some).
 exported() {
   nm -D --defined-only "$1" | awk '$2 ~ /^[TDRBVWGS]$/ { print $3 }' |
-    grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$' | sort -u
+    grep -Ev '^(_init|_fini|_edata|_end|__.*)$' | sort -u
 }
 
 # differs A B: the lines of A that are not in B, listed as TAP comments.
@@ -103,7 +105,7 @@ check "the installed Lua module exports luaopen_vmutils and nothing else" \
 # not exported fails here, not at the first call.
 printf '#include <vmutils_runtime.h>\nint main(void) { vmu_runtime_config c; vmu_runtime_config_init(&c); return c.json_indent; }\n' >"$tmp/bind.c"
 check "a program linked with the installed libvmutils-runtime.so loads with every symbol bound" \
-  "$CC -I$inc $tmp/bind.c -L$lib -lvmutils-runtime -lvmutils -o $tmp/bind 2>$tmp/cc.log && LD_BIND_NOW=1 LD_LIBRARY_PATH=$lib $tmp/bind 2>$tmp/bind.err || { sed 's/^/# /' $tmp/cc.log $tmp/bind.err; false; }"
+  "$CC $san -I$inc $tmp/bind.c -L$lib -lvmutils-runtime -lvmutils -o $tmp/bind 2>$tmp/cc.log && LD_BIND_NOW=1 LD_LIBRARY_PATH=$lib $tmp/bind 2>$tmp/bind.err || { sed 's/^/# /' $tmp/cc.log $tmp/bind.err; false; }"
 check "no test hook is in an installed header" \
   "! grep -rqE 'vmu_alloc_fail_after|vmu_refinfo_use_openat2|[Tt]est hook' $inc"
 

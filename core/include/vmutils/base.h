@@ -93,6 +93,7 @@ void *vmu_malloc(size_t size);
 void *vmu_realloc(void *ptr, size_t size);
 void *vmu_calloc(size_t count, size_t size);
 void vmu_free(void *ptr);
+
 VMU_API_END
 
 #ifdef __cplusplus
