@@ -70,7 +70,7 @@ exported() {
     grep -Ev '^(_init|_fini|_edata|_end|__.*)$' | sort -u
 }
 
-# differs A B: the lines of A that are not in B, listed as TAP comments.
+# only_in A B: the lines of A that are not in B, listed as TAP comments.
 only_in() { comm -23 "$1" "$2" >"$tmp/diff"; sed 's/^/# /' "$tmp/diff"; [ ! -s "$tmp/diff" ]; }
 
 check "make install into a prefix" \
