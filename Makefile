@@ -32,7 +32,9 @@ OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 endif
 CFLAGS   ?=
 CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/gen
-ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -pthread $(PKG_CFLAGS) $(CFLAGS)
+# Hidden by default: the shared libraries export only what the public headers
+# declare between VMU_API_BEGIN and VMU_API_END (core/include/vmutils/export.h).
+ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden -pthread $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 
@@ -67,9 +69,9 @@ all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(RUNTIME_STATIC_LIB) 
 # The cmocka test binaries, built by test-only (not by all, nor by run).
 test-bins: $(TEST_BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h core/internal/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings -Icore/internal) -c $< -o $@
 
 $(STATIC_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -81,18 +83,26 @@ $(SHARED_LIB): $(CORE_OBJ)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so.$(SOMAJOR)
 	ln -sf libvmutils.so.$(VERSION) $(BUILD)/libvmutils.so
 
-# The Lua module links the core statically and resolves lua_* from the host.
-$(LUA_MODULE): $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
-	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+# The Lua module links the core statically and resolves lua_* from the host;
+# --exclude-libs keeps the core's API inside it, so it exports luaopen_vmutils only.
+# The policy runtime (vmutils.policy) comes from the runtime archive, so that
+# it stays hidden too.
+$(LUA_MODULE): $(MODULE_OBJ) $(RUNTIME_STATIC_LIB) $(STATIC_LIB)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(MODULE_OBJ) $(RUNTIME_STATIC_LIB) \
+	  $(STATIC_LIB) $(PKG_LIBS)
 
 $(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB)
-	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $(EMBED_OBJ) $(MODULE_OBJ) \
-	  -L$(BUILD) -lvmutils $(LUA_LIBS) -lm -ldl
+# The API comes from libvmutils.so. The few core-internal functions the
+# embedding code calls (Go number and string formatting, base64), which
+# libvmutils.so does not export, come from libvmutils.a after it, kept hidden
+# by --exclude-libs. -z defs fails the link on any symbol left unresolved.
+$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB) $(STATIC_LIB)
+	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) -Wl,-z,defs -Wl,--exclude-libs,ALL $(ALL_LDFLAGS) \
+	  -o $@ $(EMBED_OBJ) $(MODULE_OBJ) -L$(BUILD) -lvmutils $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
 	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so.$(SOMAJOR)
 	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "vmutils.h"
+#include "vmutils_runtime.h"
 
 /* Each adds its functions (and values) to the module table on the stack top. */
 void vmu_lua_register_constants(lua_State *L);

@@ -9,8 +9,7 @@
 #include <lualib.h>
 
 #include "runtime_cli.h"
-
-int luaopen_vmutils(lua_State *L);
+#include "vmutils_runtime.h"
 
 /* The state a Ctrl-C should stop; set only around vmu_cli_docall. */
 static lua_State *volatile interrupted_state;

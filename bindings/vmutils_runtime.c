@@ -14,8 +14,6 @@
 #include "vmutils_runtime_internal.h"
 #include "vmutils_runtime_read.h"
 
-int luaopen_vmutils(lua_State *L);
-
 /* The hook runs every HOOK_STEP instructions: often enough that a budget is
  * honoured to within that many instructions, rarely enough to cost nothing. */
 #define HOOK_STEP 10000

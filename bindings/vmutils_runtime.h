@@ -30,7 +30,7 @@
  * share nothing); a runtime may move between threads between calls.
  *
  * This header needs the Lua headers only through the optional
- * vmu_runtime_lua(); everything else is plain C. */
+ * vmu_runtime_lua() and luaopen_vmutils(); everything else is plain C. */
 #ifndef VMUTILS_RUNTIME_API_H
 #define VMUTILS_RUNTIME_API_H
 
@@ -38,10 +38,13 @@
 #include <stdint.h>
 
 #include "vmutils/log.h"
+#include "vmutils/export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* Instructions a policy may run per call (loading, or one evaluation). */
 #define VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET 50000000ULL
@@ -137,6 +140,14 @@ size_t vmu_runtime_memory_in_use(const vmu_runtime *rt);
 /* The runtime's lua_State, for hosts that want to add functions. Returned as
  * void * so that this header does not need lua.h. */
 void *vmu_runtime_lua(vmu_runtime *rt);
+
+/* The vmutils Lua module's entry point, for hosts with a lua_State of their
+ * own: luaL_requiref(L, "vmutils", luaopen_vmutils, 1). The Lua module
+ * vmutils.so exports it too, for require. */
+struct lua_State;
+int luaopen_vmutils(struct lua_State *L);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

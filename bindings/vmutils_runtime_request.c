@@ -11,7 +11,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "../core/base64.h"
+#include "vmutils_internal.h"
 #include "vmutils_runtime_internal.h"
 
 /* ---- the strict check ----------------------------------------------------

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "test_hooks.h"
 #include "vmutils.h"
 
 /* Remaining allocations before failures start; negative means "never fail".

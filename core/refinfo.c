@@ -15,6 +15,7 @@
 
 #include "base64.h"
 #include "gopath.h"
+#include "test_hooks.h"
 #include "vmutils.h"
 
 static const char read_error_prefix[] = "failed to read UVM reference info file: ";

@@ -34,6 +34,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../core/test_hooks.h"
 #include "fuzz_input.h"
 #include "vmutils.h"
 

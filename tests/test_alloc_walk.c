@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "../core/test_hooks.h"
 #include "../fuzz/gcs_records.h"
 #include "vmutils.h"
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "vmutils.h"
+#include "../core/test_hooks.h"
 
 /* Whether s is well-formed UTF-8 (no cut character). */
 static int utf8_valid(const char *s)

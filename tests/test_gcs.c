@@ -26,6 +26,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "../core/gcs_internal.h"
+#include "../core/test_hooks.h"
 #include "gcs_golden.h"
 #include "vmutils.h"
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../core/test_hooks.h"
 #include "vmutils.h"
 
 /* ---- a writer that keeps what it is given ---- */

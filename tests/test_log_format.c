@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../core/test_hooks.h"
 #include "vmutils.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

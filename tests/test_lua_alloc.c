@@ -28,9 +28,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "../core/test_hooks.h"
 #include "vmutils.h"
-
-int luaopen_vmutils(lua_State *L);
+#include "vmutils_runtime.h"
 
 #define WALK_LIMIT 100000
 

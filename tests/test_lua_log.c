@@ -15,8 +15,6 @@
 
 #include "lua_vmutils.h"
 
-int luaopen_vmutils(lua_State *L);
-
 static lua_State *new_state(void)
 {
     lua_State *L = luaL_newstate();

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "../core/test_hooks.h"
 #include "log_capture.h"
 #include "runhcs_options.pb-c.h"
 #include "vmutils.h"

@@ -22,6 +22,7 @@
 
 #include "../core/base64.h"
 #include "../core/gopath.h"
+#include "../core/test_hooks.h"
 #include "log_capture.h"
 #include "vmutils.h"
 

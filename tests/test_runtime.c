@@ -17,6 +17,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "../core/test_hooks.h"
 #include "vmutils.h"
 #include "vmutils_runtime.h"
 

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../core/test_hooks.h"
 #include "log_capture.h"
 #include "vmutils.h"
 

@@ -6,9 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 #define VMU_VERSION_MAJOR 0
 #define VMU_VERSION_MINOR 1
@@ -83,15 +87,14 @@ int vmu_buf_printf(vmu_buf *b, const char *fmt, ...)
 #endif
     ;
 
-/* The core allocates through these so that a test build can make the Nth
- * allocation fail (see vmu_alloc_fail_after). */
+/* The core allocates through these so that tests can make the Nth
+ * allocation fail. */
 void *vmu_malloc(size_t size);
 void *vmu_realloc(void *ptr, size_t size);
 void *vmu_calloc(size_t count, size_t size);
 void vmu_free(void *ptr);
-/* Test hook: after `n` more successful allocations every allocation fails;
- * n < 0 turns failure injection off (the default). Process-wide. */
-void vmu_alloc_fail_after(long n);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

@@ -33,10 +33,13 @@
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 #define VMU_GCS_DEFAULT_MAX_ENTRY_BYTES ((size_t)1 << 20)
 /* How much of an oversized entry its record shows. */
@@ -132,6 +135,8 @@ typedef struct vmu_gcs_entry {
  * entry's decoding error. Either way free *out with vmu_gcs_entry_free. */
 int vmu_gcs_decode_entry(const char *json, size_t len, vmu_gcs_entry *out, vmu_err *err);
 void vmu_gcs_entry_free(vmu_gcs_entry *entry);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

@@ -43,12 +43,15 @@
 #include <stdint.h>
 
 #include "base.h"
+#include "export.h"
 #include "gcs.h"
 #include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* The guest's log port (hcsshim's LinuxLogVsockPort). */
 #define VMU_GCS_LOG_PORT 109
@@ -139,6 +142,8 @@ int vmu_gcs_server_poll(vmu_gcs_server *srv, int timeout_ms);
 void vmu_gcs_server_shutdown(vmu_gcs_server *srv);
 
 void vmu_gcs_server_get_stats(const vmu_gcs_server *srv, vmu_gcs_server_stats *out);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

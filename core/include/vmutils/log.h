@@ -18,10 +18,13 @@
 #include <stdio.h>
 
 #include "base.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* logrus's numbering: lower is more severe. */
 typedef enum vmu_log_level {
@@ -182,6 +185,8 @@ int vmu_format_float_go(double value, vmu_buf *out);
 int vmu_format_json_string(const char *s, size_t len, vmu_buf *out);
 /* A Go string as fmt's %q writes it (strconv.Quote). */
 int vmu_format_go_quote(const char *s, size_t len, vmu_buf *out);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

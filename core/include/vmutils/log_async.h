@@ -20,10 +20,13 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 typedef struct vmu_log_async vmu_log_async;
 
@@ -53,6 +56,8 @@ bool vmu_log_async_failed(const vmu_log_async *async);
 /* Writes every record taken, stops the worker and frees everything.
  * Returns 0, or VMU_LOG_ASYNC_NOMEM and/or VMU_LOG_ASYNC_WRITE. */
 int vmu_log_async_close(vmu_log_async *async);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

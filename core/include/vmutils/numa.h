@@ -9,10 +9,13 @@
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* A physical node number that lets the platform pick the node. */
 #define VMU_NUMA_WILDCARD_PHYSICAL_NODE 0xFFu
@@ -121,6 +124,8 @@ void vmu_numa_processors_free(vmu_numa_processors *processors);
  * 0, or -1 when memory runs out or an argument is NULL. */
 int vmu_numa_format_json(const vmu_numa *numa, vmu_buf *out);
 int vmu_numa_processors_format_json(const vmu_numa_processors *processors, vmu_buf *out);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

@@ -13,10 +13,13 @@
 #include "log.h"
 #include "numa.h"
 #include "topology.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* The largest processor count a fit accepts (Hyper-V's per-VM maximum). */
 #define VMU_NUMA_FIT_MAX_PROCESSORS 2048u
@@ -96,6 +99,8 @@ int vmu_numa_fit(vmu_logger *logger, const vmu_topology *host, uint32_t processo
 
 /* The vmu_numa_config that describes `fit` (arrays pointing into it). */
 void vmu_numa_fit_config(const vmu_numa_placement *fit, vmu_numa_config *config);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

@@ -16,10 +16,13 @@
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* The type URL marshalling writes (containerd's typeurl form). */
 #define VMU_OPTIONS_TYPE_URL "containerd.runhcs.v1.Options"
@@ -162,6 +165,8 @@ int vmu_marshal_runtime_options(const vmu_runtime_options *options, vmu_buf *out
  * proto field names: set fields only, enums by name, map keys sorted, no
  * HTML escaping). 0, or -1 when out of memory. */
 int vmu_runtime_options_format_json(const vmu_runtime_options *options, vmu_buf *out);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

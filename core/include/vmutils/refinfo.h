@@ -3,15 +3,17 @@
 #ifndef VMUTILS_REFINFO_H
 #define VMUTILS_REFINFO_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* Reference info files are small signed documents; anything larger is
  * refused rather than read into memory. Exactly this size is accepted. */
@@ -66,9 +68,7 @@ int vmu_parse_uvm_reference_info_n(vmu_logger *logger, const char *reference_roo
                                    size_t reference_root_len, const char *reference_name,
                                    size_t reference_name_len, vmu_buf *out, vmu_err *err);
 
-/* Test hook: false makes every call take the openat walk, as on a kernel
- * without openat2; true (the default) tries openat2 first. Process-wide. */
-void vmu_refinfo_use_openat2(bool enabled);
+VMU_API_END
 
 #ifdef __cplusplus
 }

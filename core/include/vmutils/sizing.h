@@ -9,10 +9,13 @@
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* [DefaultProcessorCountForUVM] 1 when the calling process may run on one
  * logical processor only, else 2. "May run on" is the process's CPU affinity
@@ -64,6 +67,8 @@ const char *vmu_linux_log_forwarder_command(bool reconnect);
  *  3. else, ProgramFiles unset or empty, VMU_LCOW_BOOT_FILES_FALLBACK_DIR.
  * NULL only when memory runs out. */
 char *vmu_default_lcow_os_boot_files_path(void);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

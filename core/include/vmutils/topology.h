@@ -10,10 +10,13 @@
 #include <stdint.h>
 
 #include "base.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* Huge pages of one size on one node. */
 typedef struct vmu_hugepages {
@@ -83,6 +86,8 @@ void vmu_topology_free(vmu_topology *topology);
 
 /* The node with this id, or NULL. */
 const vmu_topology_node *vmu_topology_find(const vmu_topology *topology, uint32_t id);
+
+VMU_API_END
 
 #ifdef __cplusplus
 }

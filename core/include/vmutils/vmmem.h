@@ -17,10 +17,13 @@
 
 #include "base.h"
 #include "log.h"
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+VMU_API_BEGIN
 
 /* The values of the Win32 constants the lookup passes (winnt.h, tlhelp32.h). */
 #define VMU_TH32CS_SNAPPROCESS 0x00000002u
@@ -130,6 +133,8 @@ int vmu_lookup_vmmem(const vmu_win_api *api, const char *vm_id, vmu_logger *logg
 vmu_win_api *vmu_win32_api_new(void);
 void vmu_win32_api_free(vmu_win_api *api);
 #endif
+
+VMU_API_END
 
 #ifdef __cplusplus
 }
