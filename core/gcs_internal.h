@@ -80,7 +80,10 @@ size_t gcs_json_unquote(char *dst, const uint8_t *body, size_t len);
 /* bytes.TrimSpace (Unicode white space). */
 void gcs_trim_space(const uint8_t *s, size_t len, size_t *start, size_t *out_len);
 /* The length of the longest prefix of s[0..len) that is at most max bytes
- * and does not end inside a valid UTF-8 sequence. */
+ * and does not end inside a valid UTF-8 sequence; with 0 < max < len, never
+ * 0 (a character longer than max is split). The verdict on a sequence that
+ * crosses max needs up to 3 bytes past it: a sequence cut short by len is
+ * invalid. */
 size_t gcs_utf8_cut(const uint8_t *s, size_t len, size_t max);
 /* The text Go's syscall.Errno.Error() gives errnum. */
 void gcs_errno_text(int errnum, vmu_buf *out);

@@ -180,12 +180,30 @@ static const char *block_msg(const vmu_gcs_decoder *d)
     return d->mode == MODE_SKIP ? "gcs output" : "gcs terminated";
 }
 
-/* Adds text to the block; each time it passes max_entry_bytes, its first
- * max_entry_bytes (not splitting a character) are logged. */
+/* Bytes the block holds beyond max_entry_bytes before a piece is cut: a
+ * character that crosses the cut is then seen whole (UTF-8's longest is 4
+ * bytes) and kept for the next piece. With less, a character cut short by
+ * the end of the block would look invalid and be split: a space character
+ * would become bytes that are not white space, so its halves would stay in
+ * the trimmed texts of both pieces. */
+#define BLOCK_LOOKAHEAD 3
+
+/* Logs the block's first max_entry_bytes (not splitting a character). */
+static void block_cut(vmu_gcs_decoder *d, const char *msg)
+{
+    const uint8_t *b = (const uint8_t *)d->block.data;
+    size_t cut = gcs_utf8_cut(b, d->block.len, d->max_entry);
+    log_text(d, msg, b, cut);
+    memmove(d->block.data, d->block.data + cut, d->block.len - cut);
+    d->block.len -= cut;
+}
+
+/* Adds text to the block, logging a piece each time it holds more than
+ * max_entry_bytes plus the lookahead. */
 static void block_append(vmu_gcs_decoder *d, const uint8_t *s, size_t n)
 {
     while (n > 0 && !d->broken) {
-        size_t room = d->max_entry + 1 - d->block.len;
+        size_t room = d->max_entry + BLOCK_LOOKAHEAD + 1 - d->block.len;
         size_t take = n < room ? n : room;
         if (vmu_buf_append(&d->block, s, take) != 0) {
             d->broken = true;
@@ -193,22 +211,22 @@ static void block_append(vmu_gcs_decoder *d, const uint8_t *s, size_t n)
         }
         s += take;
         n -= take;
-        if (d->block.len > d->max_entry) {
-            const uint8_t *b = (const uint8_t *)d->block.data;
-            size_t cut = gcs_utf8_cut(b, d->block.len, d->max_entry);
-            log_text(d, block_msg(d), b, cut);
-            memmove(d->block.data, d->block.data + cut, d->block.len - cut);
-            d->block.len -= cut;
-        }
+        if (d->block.len > d->max_entry + BLOCK_LOOKAHEAD)
+            block_cut(d, block_msg(d));
     }
 }
 
+/* Logs the rest of the block: the pieces still over max_entry_bytes as the
+ * ones before them, the last as msg. */
 static void block_flush(vmu_gcs_decoder *d, const char *msg)
 {
     /* Once memory ran out the block may lack its end: a cut text is not
      * logged as if it were the whole. */
-    if (!d->broken)
+    if (!d->broken) {
+        while (d->block.len > d->max_entry)
+            block_cut(d, block_msg(d));
         log_text(d, msg, (const uint8_t *)d->block.data, d->block.len);
+    }
     d->block.len = 0;
     if (d->block.cap > 2 * SLICE)
         vmu_buf_free(&d->block);

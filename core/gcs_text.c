@@ -301,12 +301,13 @@ size_t gcs_utf8_cut(const uint8_t *s, size_t len, size_t max)
     if (len <= max)
         return len;
     /* Back over the continuation bytes at the cut to the start byte of the
-     * sequence, and keep that sequence out when it is valid and was cut. */
+     * sequence, and keep that sequence out when it is valid and was cut
+     * (unless it is the whole prefix: a cut always moves forward). */
     size_t cut = max;
     size_t back = cut;
     while (back > 0 && cut - back < 3 && (s[back] & 0xc0) == 0x80)
         back--;
-    if (back < cut && s[back] >= 0xc0) {
+    if (back > 0 && back < cut && s[back] >= 0xc0) {
         uint32_t r;
         size_t size = vmu_go_decode_rune(s + back, len - back, &r);
         if (!(r == 0xfffd && size == 1) && back + size > cut)

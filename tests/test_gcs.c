@@ -1871,6 +1871,182 @@ static void test_time_cache_matches_fresh_decode(void **state)
     assert_true(good > 1500 && bad > 150);
 }
 
+/* ---- resync: every text record is the next bytes of the stream ---- */
+
+/* What the walk needs of a record. */
+typedef struct walk_record {
+    char msg[32];
+    bool forwarded;  /* a forwarded entry (it has "vm.time") */
+    char *text;      /* its "stderr" or "entry" field, or NULL */
+    size_t text_len;
+    int64_t size;    /* its "size" field (an oversized entry), or -1 */
+} walk_record;
+
+typedef struct walk_log {
+    walk_record *items;
+    size_t count, cap;
+} walk_log;
+
+static bool field_is(const vmu_field *f, const char *key)
+{
+    return f->key_len == strlen(key) && memcmp(f->key, key, f->key_len) == 0;
+}
+
+static void walk_sink(void *user, const vmu_log_record *record)
+{
+    walk_log *log = user;
+    if (log->count == log->cap) {
+        log->cap = log->cap ? log->cap * 2 : 32;
+        log->items = realloc(log->items, log->cap * sizeof *log->items);
+        if (!log->items)
+            abort();
+    }
+    walk_record *w = &log->items[log->count++];
+    memset(w, 0, sizeof *w);
+    w->size = -1;
+    copy_text(w->msg, sizeof w->msg, record->msg, record->msg_len);
+    for (size_t i = 0; i < record->field_count; i++) {
+        const vmu_field *f = &record->fields[i];
+        if (field_is(f, "vm.time")) {
+            w->forwarded = true;
+        } else if ((field_is(f, "stderr") || field_is(f, "entry")) && f->value.kind == VMU_VALUE_STRING) {
+            free(w->text);
+            w->text = malloc(f->value.as.str.len + 1);
+            if (!w->text)
+                abort();
+            memcpy(w->text, f->value.as.str.ptr, f->value.as.str.len);
+            w->text_len = f->value.as.str.len;
+        } else if (field_is(f, "size") && f->value.kind == VMU_VALUE_INT) {
+            w->size = f->value.as.i;
+        }
+    }
+}
+
+static void walk_log_free(walk_log *log)
+{
+    for (size_t i = 0; i < log->count; i++)
+        free(log->items[i].text);
+    free(log->items);
+}
+
+/* The length of the character at s[i] when Go's unicode.IsSpace holds for
+ * it (the white space bytes.TrimSpace removes), else 0. */
+static size_t unicode_space_at(const uint8_t *s, size_t n, size_t i)
+{
+    static const char *const wide[] = {
+        "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+        "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86",
+        "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8",
+        "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+    };
+    if (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))
+        return 1;
+    for (size_t k = 0; k < ARRAY_LEN(wide); k++) {
+        size_t len = strlen(wide[k]);
+        if (len <= n - i && memcmp(s + i, wide[k], len) == 0)
+            return len;
+    }
+    return 0;
+}
+
+static size_t after_unicode_space(const uint8_t *s, size_t n, size_t i)
+{
+    size_t k;
+    while (i < n && (k = unicode_space_at(s, n, i)) > 0)
+        i += k;
+    return i;
+}
+
+/* The end of the JSON value at s[i], as Go's scanner finds it. */
+static size_t json_value_end(const uint8_t *s, size_t n, size_t i)
+{
+    static gcs_json_scanner sc;
+    gcs_scan_reset(&sc);
+    for (; i < n; i++) {
+        int op = gcs_scan_step(&sc, s[i]);
+        if (op == GCS_SCAN_END || op == GCS_SCAN_ERROR)
+            return i;
+        if (sc.end_top)
+            return i + 1;
+    }
+    return n;
+}
+
+/* Decodes the stream in resync mode (chunking as decode_chunked takes it)
+ * and walks it along the records: each forwarded entry is the next JSON
+ * value, each "stderr" text and "entry" field the next bytes, and only
+ * white space lies between them and after the last. */
+static void expect_records_cover_stream(const uint8_t *s, size_t n, size_t max_entry, size_t chunk,
+                                        const char *what)
+{
+    capture c;
+    capture_init(&c);
+    walk_log log = {NULL, 0, 0};
+    vmu_logger_set_sink(c.logger, walk_sink, &log);
+    decode_chunked(&c, s, n, chunk, true, max_entry, NULL);
+    size_t at = 0;
+    for (size_t r = 0; r < log.count; r++) {
+        const walk_record *w = &log.items[r];
+        at = after_unicode_space(s, n, at);
+        if (w->forwarded) {
+            at = json_value_end(s, n, at);
+            continue;
+        }
+        if (!w->text)
+            fail_msg("%s, chunking %zu: record %zu (%s) holds no text", what, chunk, r, w->msg);
+        size_t span = w->size >= 0 ? (size_t)w->size : w->text_len;
+        if (w->text_len > n - at || span > n - at || span < w->text_len ||
+            memcmp(s + at, w->text, w->text_len) != 0)
+            fail_msg("%s, chunking %zu: record %zu (%s) is not the next bytes (offset %zu)", what,
+                     chunk, r, w->msg, at);
+        at += span;
+    }
+    at = after_unicode_space(s, n, at);
+    if (at != n)
+        fail_msg("%s, chunking %zu: bytes from offset %zu of %zu are in no record", what, chunk, at,
+                 n);
+    walk_log_free(&log);
+    capture_free(&c);
+}
+
+/* A text piece that reaches max_entry_bytes in the middle of a character
+ * ends before that character, even when the piece is full before the
+ * character's last bytes have been read: otherwise a space character
+ * (here U+2003, right at the cut after a run of \r) falls apart into bytes
+ * that are not white space, and the piece no longer trims to the text
+ * between the white space around it. */
+static void test_resync_text_pieces_are_next_bytes(void **state)
+{
+    (void)state;
+    static const size_t chunkings[] = {0, 1, 7, 13};
+    uint8_t stream[256];
+    size_t n = 0;
+    memcpy(stream, "oops", 4);
+    n += 4;
+    memset(stream + n, 'x', 60);
+    n += 60;
+    memset(stream + n, '\r', 63);
+    n += 63;
+    static const char tail[] = "\xe2\x80\x83tail\n{\"msg\":\"ok\"}\n";
+    memcpy(stream + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    for (size_t k = 0; k < ARRAY_LEN(chunkings); k++)
+        expect_records_cover_stream(stream, n, 64, chunkings[k], "U+2003 at the cut");
+
+    /* The input fuzz_gcs_stream found: a flag byte (bits 0-1 = 1:
+     * max_entry_bytes 64), four chunk sizes, then the stream: \r runs,
+     * U+00A0, U+2003 and U+3000 among NULs and '(' runs. */
+    size_t len;
+    char *data = read_file("fuzz/regressions/fuzz_gcs_stream/resync-space-character-split-at-piece-cut",
+                           &len);
+    assert_true(len > 5);
+    assert_int_equal(data[0] & 3, 1);
+    for (size_t k = 0; k < ARRAY_LEN(chunkings); k++)
+        expect_records_cover_stream((const uint8_t *)data + 5, len - 5, 64, chunkings[k],
+                                    "fuzz input");
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1900,6 +2076,7 @@ int main(void)
         cmocka_unit_test(test_array_of_small_values_heap),
         cmocka_unit_test(test_text_after_error_in_pieces),
         cmocka_unit_test(test_pieces_keep_characters_whole),
+        cmocka_unit_test(test_resync_text_pieces_are_next_bytes),
         cmocka_unit_test(test_host_level_filters),
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_entry_keys_unique),
