@@ -241,7 +241,7 @@ clean:
 # -fsanitize=thread into build/tsan and runs the C tests there.
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
   -fno-sanitize-recover=undefined
 FUZZ_SRC      := $(wildcard fuzz/fuzz_*.c)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's fuzz smoke: builds the libFuzzer targets (make fuzz-build: clang,
-# ASan+UBSan) and runs each FUZZ_SMOKE_SECONDS seconds (default 20) from its
+# ASan+UBSan) and runs each FUZZ_SMOKE_SECONDS seconds (default 10) from its
 # committed seeds, two at a time (FUZZ_SMOKE_JOBS). Each target checks its properties on every input (see
 # fuzz/README.md); a crash, a leak or a broken property is "not ok", with
 # the input left in build/fuzz/artifacts/<target>/. Lines starting with
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 # Under make sanitize the runner preloads gcc's ASan; the fuzzers carry
 # clang's own runtime and the build needs neither.
 unset LD_PRELOAD
-seconds=${FUZZ_SMOKE_SECONDS:-20}
+seconds=${FUZZ_SMOKE_SECONDS:-10}
 n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
