@@ -245,9 +245,9 @@ static void push_host_fact(lua_State *L, host_fact fact)
 }
 
 /* A host fact: its name, where a missing one comes from (FACT_NONE: it
- * stays missing), and what a given one must be (a string, or an integer in [0, max]: the Go type the
- * vmutils functions take it as, so that a policy passing it on meets no
- * argument error). */
+ * stays missing), and what a given one must be (a string, or an integer in
+ * [0, max]: the Go type the vmutils functions take it as, so that a policy
+ * passing it on meets no argument error). */
 typedef struct fact_rule {
     const char *name;
     host_fact fact;
