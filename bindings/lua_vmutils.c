@@ -155,5 +155,6 @@ LUAMOD_API int luaopen_vmutils(lua_State *L)
     vmu_lua_register_vmmem(L);
     vmu_lua_register_topology(L);
     vmu_lua_register_policy(L);
+    vmu_lua_register_go(L);
     return 1;
 }

@@ -23,6 +23,7 @@ void vmu_lua_register_options(lua_State *L);
 void vmu_lua_register_vmmem(lua_State *L);
 void vmu_lua_register_topology(lua_State *L);
 void vmu_lua_register_policy(lua_State *L);
+void vmu_lua_register_go(lua_State *L);
 
 /* A host that caps its Lua state's memory (the policy runtime) tells the
  * module how many bytes the state may still allocate: what the module

@@ -157,11 +157,6 @@ void vmu_request_check_json(lua_State *L, const char *json, size_t len)
         luaL_error(L, "request: %s at byte offset %I", c.problem, (lua_Integer)c.offset);
 }
 
-/* What Windows build a Linux host pretends to be: Windows Server 2025, so
- * that build-gated features (vNUMA, CPU groups, cold discard) are available
- * unless the request says otherwise. */
-#define NON_WINDOWS_OS_BUILD VMU_OSVERSION_V25H1_SERVER
-
 /* Pushes the bytes that a base64 string field stands for. */
 static void push_base64_decoded(lua_State *L, int idx, const char *what)
 {
@@ -222,14 +217,16 @@ static const char *go_arch(void)
 }
 
 /* The host facts the request leaves out come from this machine; each is
- * looked up only when missing (each costs a system call or a file read). */
-typedef enum host_fact { FACT_OS_BUILD, FACT_PROCESSORS, FACT_ARCH, FACT_CWD } host_fact;
+ * looked up only when missing (each costs a system call or a file read).
+ * A Linux machine has no Windows build: os_build is checked when given and
+ * otherwise left to the policy, which knows what build it assumes. */
+typedef enum host_fact { FACT_NONE, FACT_PROCESSORS, FACT_ARCH, FACT_CWD } host_fact;
 
 static void push_host_fact(lua_State *L, host_fact fact)
 {
     switch (fact) {
-    case FACT_OS_BUILD:
-        lua_pushinteger(L, NON_WINDOWS_OS_BUILD);
+    case FACT_NONE:
+        lua_pushnil(L);
         break;
     case FACT_PROCESSORS: {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -247,10 +244,10 @@ static void push_host_fact(lua_State *L, host_fact fact)
     }
 }
 
-/* A host fact: its name, where a missing one comes from, and what a given
- * one must be (a string, or an integer in [0, max]: the Go type the
- * vmutils functions take it as, so that a policy passing it on meets no
- * argument error). */
+/* A host fact: its name, where a missing one comes from (FACT_NONE: it
+ * stays missing), and what a given one must be (a string, or an integer in
+ * [0, max]: the Go type the vmutils functions take it as, so that a policy
+ * passing it on meets no argument error). */
 typedef struct fact_rule {
     const char *name;
     host_fact fact;
@@ -259,7 +256,7 @@ typedef struct fact_rule {
 } fact_rule;
 
 static const fact_rule fact_rules[] = {
-    {"os_build", FACT_OS_BUILD, LUA_TNUMBER, 65535},                    /* osversion: uint16 */
+    {"os_build", FACT_NONE, LUA_TNUMBER, 65535},                        /* osversion: uint16 */
     {"logical_processor_count", FACT_PROCESSORS, LUA_TNUMBER, UINT32_MAX}, /* hcsschema: uint32 */
     {"arch", FACT_ARCH, LUA_TSTRING, 0},
     {"cwd", FACT_CWD, LUA_TSTRING, 0},
@@ -269,7 +266,7 @@ static void default_fact(lua_State *L, int host, const fact_rule *rule)
 {
     int type = lua_getfield(L, host, rule->name);
     if (is_null(L, -1)) {
-        push_host_fact(L, rule->fact);
+        push_host_fact(L, rule->fact); /* nil also removes a JSON null */
         lua_setfield(L, host, rule->name);
     } else if (rule->type == LUA_TSTRING && type != LUA_TSTRING) {
         luaL_error(L, "request: host.%s must be a string, got %s", rule->name, luaL_typename(L, -1));

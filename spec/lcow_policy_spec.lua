@@ -250,6 +250,12 @@ describe("lcow policy: TestBuildSandboxConfig", function()
       rejection({ [A.ResourcePartitionID] = "not-a-guid" }))
   end)
 
+  it("quotes a value as strconv.Quote does: runes Go does not print are escaped", function()
+    assert.equal('failed to parse resource partition parameters: failed to parse resource_partition_id '
+      .. '"a\\u2028\\u00adb" to GUID: invalid GUID "a\\u2028\\u00adb"',
+      rejection({ [A.ResourcePartitionID] = "a\u{2028}\u{ad}b" }))
+  end)
+
   it("default container annotations applied", function()
     local processor, memory = topology(nil, {
       default_container_annotations = { [A.ProcessorCount] = "4", [A.MemorySizeInMB] = "2048" },
@@ -481,6 +487,23 @@ describe("lcow policy: build-gated rules (topology.go, boot.go, uvm VerifyOption
       .. "than 18286", rejection({ [A.KernelDirectBoot] = "true" }, nil, { os_build = 18285 }))
     vm = document(nil, nil, { os_build = 18286 })
     assert.is_table(vm.Chipset.LinuxKernelDirect)
+  end)
+
+  it("a host without os_build is taken as Windows Server 2025 (26100)", function()
+    local annotations = {
+      [A.CPUGroupID] = "g", [A.EnableColdDiscardHint] = "true",
+      [A.NumaMaximumProcessorsPerNode] = "1", [A.NumaMaximumMemorySizePerNode] = "512",
+      [A.FullyPhysicallyBacked] = "true",
+    }
+    local build = load_policy()
+    local without = request(annotations)
+    without.host.os_build = nil
+    local doc, err = build(without)
+    assert.is_nil(err)
+    assert.same(build(request(annotations, nil, { os_build = 26100 })), doc)
+    assert.is_table(doc.VirtualMachine.Chipset.LinuxKernelDirect)
+    assert.is_table(doc.VirtualMachine.ComputeTopology.Numa)
+    assert.is_nil(without.host.os_build) -- the request is read, not filled in
   end)
 
   it("arm64: no kernel direct boot and no VPMem by default", function()

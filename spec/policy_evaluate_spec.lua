@@ -89,9 +89,9 @@ describe("vmutils.policy.evaluate", function()
   it("takes the policy as source and the request as a table or nil", function()
     local doc, json = vmutils.policy.evaluate(
       "return function(r) return { n = #r.annotations.x, host = r.host.os_build } end",
-      { annotations = { x = "abc" } })
-    assert.same({ n = 3, host = 26100 }, doc)
-    assert.equal('{"host":26100,"n":3}', json)
+      { annotations = { x = "abc" }, host = { os_build = 17763 } })
+    assert.same({ n = 3, host = 17763 }, doc)
+    assert.equal('{"host":17763,"n":3}', json)
     doc, json = vmutils.policy.evaluate("return function(r) return { k = next(r.annotations) } end")
     assert.equal("{}", json)
   end)

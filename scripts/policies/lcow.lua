@@ -10,7 +10,9 @@
 -- Input: the request the runtime prepares (docs/runtime.md):
 --   request.annotations  the pod's annotations (string -> string)
 --   request.options      runhcs options (the table unmarshal_runtime_options gives)
---   request.host         { os_build, logical_processor_count, arch, cwd }
+--   request.host         { os_build, logical_processor_count, arch, cwd }; a
+--                        host that names no Windows build (the runtime adds
+--                        none) is taken as Windows Server 2025
 --   request.numa         "auto" (or a table of vmutils.fit_numa options): the
 --                        vNUMA layout placed by vmutils.fit_numa on the host
 --                        (request.host.nodes, else this machine), instead of
@@ -29,9 +31,10 @@ local vmutils = require "vmutils"
 
 -- Locals for the globals used per request: in the runtime's sandbox each
 -- global is a lookup through the read-only environment.
-local io, math, string, table, utf8 = io, math, string, table, utf8
-local ipairs, next, pairs, pcall, tostring, type = ipairs, next, pairs, pcall, tostring, type
+local io, math, string, table = io, math, string, table
+local ipairs, next, pairs, tostring, type = ipairs, next, pairs, tostring, type
 local format = string.format
+local go_quote, path_join, path_abs = vmutils.go.quote, vmutils.go.path_join, vmutils.go.path_abs
 local INITRD_FILE, VHD_FILE = vmutils.INITRD_FILE, vmutils.VHD_FILE
 local KERNEL_FILE, UNCOMPRESSED_KERNEL_FILE = vmutils.KERNEL_FILE, vmutils.UNCOMPRESSED_KERNEL_FILE
 
@@ -76,6 +79,11 @@ local A = {
   UVMHashEnvelopeReferenceInfoFile = "io.microsoft.virtualmachine.uvm-hash-envelope-reference-info-file",
 }
 
+-- The Windows build of a host that names none: Linux hosts have no Windows
+-- build, and the newest one hcsshim knows of leaves every build-gated
+-- feature (CPU groups, cold discard hints, vNUMA, kernel direct boot)
+-- available unless a request names an older build.
+local DEFAULT_OS_BUILD = vmutils.osversion.V25H1_SERVER
 -- Windows builds below which a feature is refused (hcsshim's literals).
 local BUILD_KERNEL_DIRECT = 18286
 local BUILD_COLD_DISCARD = 18967
@@ -83,45 +91,7 @@ local DEFAULT_MEMORY_MB = 1024
 local VPMEM_ALIGNMENT = 4096
 
 ---------------------------------------------------------------------------
--- Go's strconv, for annotation values.
-
--- strconv.Quote for the messages that print a value with %q.
-local function go_quote(s)
-  local out = { '"' }
-  local i, n = 1, #s
-  local named = { [7] = "\\a", [8] = "\\b", [12] = "\\f", [10] = "\\n", [13] = "\\r", [9] = "\\t",
-                  [11] = "\\v", [34] = '\\"', [92] = "\\\\" }
-  while i <= n do
-    local c = s:byte(i)
-    if named[c] then
-      out[#out + 1] = named[c]
-      i = i + 1
-    elseif c < 0x20 or c == 0x7f then
-      out[#out + 1] = format("\\x%02x", c)
-      i = i + 1
-    elseif c < 0x80 then
-      out[#out + 1] = string.char(c)
-      i = i + 1
-    else
-      local len = c >= 0xF0 and 4 or c >= 0xE0 and 3 or c >= 0xC0 and 2 or 1
-      local seq = s:sub(i, i + len - 1)
-      local ok, cp = pcall(utf8.codepoint, seq)
-      if len > 1 and ok and utf8.len(seq) == 1 then
-        if cp < 0xA0 then
-          out[#out + 1] = format("\\u%04x", cp) -- C1 controls are not printable
-        else
-          out[#out + 1] = seq
-        end
-        i = i + len
-      else
-        out[#out + 1] = format("\\x%02x", c)
-        i = i + 1
-      end
-    end
-  end
-  out[#out + 1] = '"'
-  return table.concat(out)
-end
+-- Go's strconv, for annotation values (quoting: vmutils.go.quote).
 
 local function num_error(fn, s, what)
   return format("strconv.%s: parsing %s: %s", fn, go_quote(s), what)
@@ -248,44 +218,8 @@ local function annotation_list(a, key, bits)
 end
 
 ---------------------------------------------------------------------------
--- Paths and files, as Go's path/filepath and os see them on a '/' system.
-
--- filepath.Clean. Boot paths are nearly always clean already: the check
--- that says so is much cheaper than rebuilding them.
-local function clean(p)
-  if p:byte(1) == 47 and not p:find("//", 1, true) and not p:find("/.", 1, true)
-      and (p:byte(-1) ~= 47 or p == "/") then
-    return p
-  end
-  if p == "" then return "." end
-  local rooted = p:sub(1, 1) == "/"
-  local parts = {}
-  for seg in p:gmatch("[^/]+") do
-    if seg == ".." then
-      if #parts > 0 and parts[#parts] ~= ".." then
-        parts[#parts] = nil
-      elseif not rooted then
-        parts[#parts + 1] = ".."
-      end
-    elseif seg ~= "." then
-      parts[#parts + 1] = seg
-    end
-  end
-  local out = (rooted and "/" or "") .. table.concat(parts, "/")
-  return out == "" and "." or out
-end
-
--- filepath.Join
-local function join(a, b)
-  if a == "" then return b == "" and "" or clean(b) end
-  if b == "" then return clean(a) end
-  return clean(a .. "/" .. b)
-end
-
-local function abs(p, cwd)
-  if p:sub(1, 1) == "/" then return clean(p) end
-  return join(cwd, p)
-end
+-- Files, as Go's os sees them on a '/' system (paths: vmutils.go, Go's
+-- path/filepath).
 
 -- Go's texts for the errno values a stat of a boot path can meet.
 local ERRNO_TEXT = {
@@ -306,7 +240,7 @@ local function stat(path)
 end
 
 local function file_exists(dir, name)
-  return stat(join(dir, name)) == true
+  return stat(path_join(dir, name)) == true
 end
 
 ---------------------------------------------------------------------------
@@ -334,7 +268,7 @@ local function is_guid(s)
   return #s == 36 and s:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
 end
 
-local function parse_cpu(opts, a, host)
+local function parse_cpu(opts, a, host, os_build)
   local requested, err = integer_option(opts, "vm_processor_count", -2147483648, 2147483647)
   if not requested then return nil, err end
   local count = annotation_int32(a, A.ProcessorCount, requested)
@@ -353,7 +287,7 @@ local function parse_cpu(opts, a, host)
   }
   local cpu_group = annotation_string(a, A.CPUGroupID, "")
   if cpu_group ~= "" then
-    if host.os_build < vmutils.osversion.V21H1 then
+    if os_build < vmutils.osversion.V21H1 then
       return nil, vmutils.ERR_CPU_GROUP_CREATE_NOT_SUPPORTED
     end
     processor.CpuGroup = { Id = cpu_group }
@@ -374,7 +308,7 @@ local function parse_resource_partition(a, processor)
   return id
 end
 
-local function parse_memory(opts, a, host, fully_physically_backed)
+local function parse_memory(opts, a, os_build, fully_physically_backed)
   -- Go converts the int32 option to uint64; a negative one would wrap.
   local requested, err = integer_option(opts, "vm_memory_size_in_mb", 0, 2147483647)
   if not requested then return nil, err end
@@ -396,7 +330,7 @@ local function parse_memory(opts, a, host, fully_physically_backed)
     EnableDeferredCommit = deferred_commit, EnableColdDiscardHint = cold_discard,
     SlitType = nil, -- set with vNUMA; named so that the table has room for it
   }
-  if memory.EnableColdDiscardHint and host.os_build < BUILD_COLD_DISCARD then
+  if memory.EnableColdDiscardHint and os_build < BUILD_COLD_DISCARD then
     return nil, "EnableColdDiscardHint is not supported on builds older than 18967"
   end
   if memory.EnableDeferredCommit and not memory.AllowOvercommit then
@@ -416,7 +350,7 @@ local function fit_numa(numa, host, processor_count, memory_mb)
   return config
 end
 
-local function parse_numa(a, host, processor_count, memory_mb, allow_overcommit, auto)
+local function parse_numa(a, host, os_build, processor_count, memory_mb, allow_overcommit, auto)
   local config, err
   if auto ~= nil then config, err = fit_numa(auto, host, processor_count, memory_mb) end
   if err then return nil, nil, err end
@@ -429,7 +363,7 @@ local function parse_numa(a, host, processor_count, memory_mb, allow_overcommit,
     numa_memory_blocks_counts = annotation_list(a, A.NumaCountOfMemoryBlocks, 64),
   }
   local numa, numa_processors
-  numa, numa_processors, err = vmutils.prepare_vnuma_topology(config, { os_build = host.os_build })
+  numa, numa_processors, err = vmutils.prepare_vnuma_topology(config, { os_build = os_build })
   if err then return nil, nil, "failed to prepare vNUMA topology: " .. err end
   if numa then
     if allow_overcommit then
@@ -452,7 +386,7 @@ local function resolve_boot_files_path(opts, a, host)
   -- The annotation wins over the options, as in the old shim.
   local root = annotation_string(a, A.BootFilesRootPath, from_options or "")
   if root == "" then root = vmutils.default_lcow_os_boot_files_path() end
-  root = abs(root, host.cwd)
+  root = path_abs(root, host.cwd)
   local ok, err = stat(root)
   if not ok then
     return nil, format("boot_files_root_path %s not found: %s", go_quote(root), err)
@@ -460,7 +394,7 @@ local function resolve_boot_files_path(opts, a, host)
   return root
 end
 
-local function parse_boot(opts, a, host)
+local function parse_boot(opts, a, host, os_build)
   local root, err = resolve_boot_files_path(opts, a, host)
   if not root then return nil, nil, err end
 
@@ -471,7 +405,7 @@ local function parse_boot(opts, a, host)
   if preferred == "" and file_exists(root, VHD_FILE) then rootfs = VHD_FILE end
 
   -- Hyper-V has no kernel direct boot on arm64 yet.
-  local kernel_direct_supported = host.os_build >= BUILD_KERNEL_DIRECT and host.arch ~= "arm64"
+  local kernel_direct_supported = os_build >= BUILD_KERNEL_DIRECT and host.arch ~= "arm64"
   local kernel_direct = annotation_bool(a, A.KernelDirectBoot, kernel_direct_supported)
   if kernel_direct and not kernel_direct_supported then
     return nil, nil, "KernelDirectBoot is not supported on builds older than 18286"
@@ -509,9 +443,9 @@ local function parse_boot(opts, a, host)
 
   local chipset
   if kernel_direct then
-    chipset = { LinuxKernelDirect = { KernelFilePath = join(root, kernel) } }
+    chipset = { LinuxKernelDirect = { KernelFilePath = path_join(root, kernel) } }
     if rootfs == INITRD_FILE then
-      chipset.LinuxKernelDirect.InitRdPath = join(root, rootfs)
+      chipset.LinuxKernelDirect.InitRdPath = path_join(root, rootfs)
     end
   else
     chipset = { Uefi = { BootThis = { DevicePath = "\\" .. kernel, DeviceType = "VmbFs",
@@ -543,7 +477,7 @@ local function parse_vpmem(a, host, fully_physically_backed, boot)
     -- The VHD root file system boots from the first VPMem device. (hcsshim
     -- means to pick "Vhdx" for .vhdx files, but compares the extension with
     -- its dot against "vhdx", so it is always "Vhd1".)
-    vpmem.Devices = { ["0"] = { HostPath = join(boot.root, boot.rootfs), ReadOnly = true,
+    vpmem.Devices = { ["0"] = { HostPath = path_join(boot.root, boot.rootfs), ReadOnly = true,
                                 ImageFormat = "Vhd1" } }
   end
   return vpmem
@@ -600,13 +534,14 @@ end
 local function build(request)
   local opts = request.options or {}
   local host = request.host
+  local os_build = host.os_build or DEFAULT_OS_BUILD
   local a, err = merged_annotations(request, opts)
   if not a then return nil, err end
 
   local fully_physically_backed = annotation_bool(a, A.FullyPhysicallyBacked, false)
 
   local processor
-  processor, err = parse_cpu(opts, a, host)
+  processor, err = parse_cpu(opts, a, host, os_build)
   if not processor then return nil, "failed to parse CPU parameters: " .. err end
 
   local resource_partition
@@ -614,18 +549,18 @@ local function build(request)
   if not resource_partition then return nil, "failed to parse resource partition parameters: " .. err end
 
   local memory
-  memory, err = parse_memory(opts, a, host, fully_physically_backed)
+  memory, err = parse_memory(opts, a, os_build, fully_physically_backed)
   if not memory then return nil, "failed to parse memory parameters: " .. err end
 
   local numa, numa_processors
-  numa, numa_processors, err = parse_numa(a, host, processor.Count, memory.SizeInMB, memory.AllowOvercommit,
+  numa, numa_processors, err = parse_numa(a, host, os_build, processor.Count, memory.SizeInMB, memory.AllowOvercommit,
     request.numa)
   if err then return nil, "failed to parse NUMA parameters: " .. err end
   processor.NumaProcessorsSettings = numa_processors or nil
   if numa or numa_processors then memory.SlitType = "FirmwareFallbackMeasured" end
 
   local chipset, boot
-  chipset, boot, err = parse_boot(opts, a, host)
+  chipset, boot, err = parse_boot(opts, a, host, os_build)
   if not chipset then return nil, "failed to parse boot options: " .. err end
 
   local vpmem

@@ -9,7 +9,8 @@
 --                       page_size, spread (absent: restricted, no limit)
 --   request.host        with `nodes` (the table vmutils.host_topology gives,
 --                       e.g. from `vmutils host --json`): that host; without:
---                       this machine, discovered at each request
+--                       this machine, discovered at each request; os_build
+--                       (absent: Windows Server 2025, 26100)
 -- Output: VirtualMachine.ComputeTopology.{Processor, Memory, Numa} of an HCS
 -- ComputeSystem document, or nil and the reason no placement fits.
 
@@ -19,6 +20,9 @@ local type = type
 
 local DEFAULT_PROCESSORS = 2
 local DEFAULT_MEMORY_MB = 1024
+-- The Windows build of a host that names none (Linux hosts have none): the
+-- first with vNUMA, as lcow.lua assumes.
+local DEFAULT_OS_BUILD = vmutils.osversion.V25H1_SERVER
 
 local function integer_field(request, key, default)
   local v = request[key]
@@ -63,7 +67,7 @@ return function(request)
   local config, placement = vmutils.fit_numa({ processors = processors, memory_mb = memory_mb }, host, numa)
   if not config then return nil, placement end
 
-  local os_build = type(request.host) == "table" and request.host.os_build or nil
+  local os_build = type(request.host) == "table" and request.host.os_build or DEFAULT_OS_BUILD
   local topology, _, perr = vmutils.prepare_vnuma_topology(config, { os_build = os_build })
   if perr then return nil, "failed to prepare vNUMA topology: " .. perr end
   if topology then
