@@ -4,7 +4,7 @@
  * library's messages use, so that a policy needs no copy of its own. */
 #include <stdint.h>
 
-#include "../core/gopath.h"
+#include "vmutils_internal.h"
 #include "lua_vmutils.h"
 
 /* The text is built outside the Lua allocator, then copied into Lua: in a
