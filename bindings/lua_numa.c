@@ -322,7 +322,7 @@ static int l_validate_numa_for_vm(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     uint32_t proc_count = vmu_lua_check_uint32(L, 2);
-    uint64_t mem_in_mb = vmu_lua_check_uint64(L, 3);
+    uint64_t mem_in_mb = vmu_lua_check_nonnegative_int64(L, 3);
     lua_settop(L, 3); /* the settings' userdata go above the arguments */
     vmu_numa numa;
     check_numa(L, 1, &numa);

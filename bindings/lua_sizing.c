@@ -15,7 +15,7 @@ static int l_normalize_memory_size(lua_State *L)
 {
     size_t uvm_id_len;
     const char *uvm_id = luaL_checklstring(L, 1, &uvm_id_len);
-    uint64_t requested = vmu_lua_check_uint64(L, 2);
+    uint64_t requested = vmu_lua_check_nonnegative_int64(L, 2);
     /* The one odd value whose even successor, 2^63, has no Lua integer. */
     if (requested == (uint64_t)INT64_MAX)
         return luaL_argerror(L, 2, "value 9223372036854775807 rounds up past the integer range");

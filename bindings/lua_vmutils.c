@@ -134,7 +134,7 @@ uint32_t vmu_lua_check_uint32(lua_State *L, int arg)
     return (uint32_t)vmu_lua_check_integer_range(L, arg, arg, NULL, 0, UINT32_MAX);
 }
 
-uint64_t vmu_lua_check_uint64(lua_State *L, int arg)
+uint64_t vmu_lua_check_nonnegative_int64(lua_State *L, int arg)
 {
     luaL_checkany(L, arg);
     return (uint64_t)vmu_lua_check_integer_range(L, arg, arg, NULL, 0, INT64_MAX);

@@ -51,7 +51,8 @@ void vmu_lua_push_record(lua_State *L, const vmu_log_record *r);
  * luaL_argerror. */
 int32_t vmu_lua_check_int32(lua_State *L, int arg);
 uint32_t vmu_lua_check_uint32(lua_State *L, int arg);
-uint64_t vmu_lua_check_uint64(lua_State *L, int arg);
+/* A Go uint64 as a Lua integer can hold it: 0 to 2^63-1. */
+uint64_t vmu_lua_check_nonnegative_int64(lua_State *L, int arg);
 /* The same for a value already on the stack at `idx` that belongs to argument
  * `arg` (a table field or array item); `what` names it in the message. */
 int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *what,

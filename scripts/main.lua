@@ -1,6 +1,6 @@
--- The main job for now (`make run`): sizes an example utility VM the way
--- hcsshim does and prints the vNUMA layout of an explicit two-node topology,
--- as a table and as the HCS JSON fragment.
+-- An example script: sizes a utility VM the way hcsshim does and prints the
+-- vNUMA layout of an explicit two-node topology, as a table and as the HCS
+-- JSON fragment.
 --
 --   build/vmutils run scripts/main.lua
 --   lua5.4 -e 'package.cpath="build/?.so;"..package.cpath' scripts/main.lua
