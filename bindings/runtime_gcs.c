@@ -1,5 +1,7 @@
-/* `vmutils gcs-logs`: forwards a GCS log stream from a file or stdin and
- * prints the records on stdout, the bytes the Go anchor prints (the host
+/* `vmutils gcs-logs`: its options, parsed here for both of its modes (the
+ * --listen service runs in runtime_gcs_listen.c), and the single stream:
+ * forwards a GCS log stream from a file or stdin and prints the records on
+ * stdout, the bytes the Go anchor prints (the host
  * "time" aside). Records are formatted on a second thread (vmu_log_async)
  * while this one decodes; output goes out 64 KiB at a time, as through the
  * anchor's bufio.Writer, with write(2). Unlike the anchor, what is buffered
@@ -320,7 +322,7 @@ static int parse_args(vmu_gcs_cli *args, int argc, char **argv)
 }
 
 /* The single stream: FILE or standard input. */
-static int forward_stream(const vmu_gcs_cli *cli);
+static int forward_stream(const vmu_gcs_cli *args);
 
 int vmu_cmd_gcs_logs(int argc, char **argv)
 {
@@ -345,17 +347,15 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
     return rc;
 }
 
-static int forward_stream(const vmu_gcs_cli *cli)
+static int forward_stream(const vmu_gcs_cli *args)
 {
-    const vmu_gcs_cli args = *cli;
-    int rc;
     source src = {.fd = 0};
     const char *name = "/dev/stdin";
-    if (args.path && strcmp(args.path, "-") != 0) {
-        src.fd = vmu_cli_open_input(args.path);
+    if (args->path && strcmp(args->path, "-") != 0) {
+        src.fd = vmu_cli_open_input(args->path);
         if (src.fd < 0)
             return VMU_EXIT_USAGE;
-        name = args.path;
+        name = args->path;
     }
 
     out_buffer *out = malloc(sizeof *out);
@@ -371,19 +371,19 @@ static int forward_stream(const vmu_gcs_cli *cli)
     out->fd = 1;
     out->failed = false;
     out->write_errno = 0;
-    out->format = args.format;
+    out->format = args->format;
     out->format_failed = false;
     vmu_buf_init(&out->text);
     src.out = out;
-    vmu_logger_set_level(logger, args.level);
-    vmu_logger_set_format(logger, args.format);
-    src.async = vmu_log_async_new(args.format, write_text, out);
+    vmu_logger_set_level(logger, args->level);
+    vmu_logger_set_format(logger, args->format);
+    src.async = vmu_log_async_new(args->format, write_text, out);
     if (src.async)
         vmu_logger_set_sink(logger, vmu_log_async_sink, src.async);
     else
         vmu_logger_set_sink(logger, format_record, out);
 
-    rc = vmu_gcs_forward(args.vm_id, read_source, &src, name, &args.opts, logger, NULL);
+    int rc = vmu_gcs_forward(args->vm_id, read_source, &src, name, &args->opts, logger, NULL);
     if (src.async) {
         int errors = vmu_log_async_close(src.async);
         if (errors & VMU_LOG_ASYNC_NOMEM)
