@@ -182,8 +182,8 @@ static int open_listener(service *svc, const listen_spec *l)
     return rc;
 }
 
-/* Opens path for reading as FILE, -1 (and why) when it cannot be or is a
- * directory. */
+/* Opens path for reading; NULL (and why, on stderr, after the option's
+ * name) when it cannot be opened or is a directory. */
 static FILE *open_named_input(const char *option, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -414,8 +414,9 @@ static int check_args(service *svc, const vmu_gcs_cli *args, listen_spec *specs)
                                        args->vm_id_pattern, svc->vm_id_pattern.re_nsub);
     }
     struct stat st;
-    if (stat(args->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        vmu_cli_error("--listen-dir %s: %s", args->dir, strerror(errno ? errno : ENOTDIR));
+    int why = stat(args->dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (why != 0) {
+        vmu_cli_error("--listen-dir %s: %s", args->dir, strerror(why));
         return VMU_EXIT_USAGE;
     }
     return 0;
