@@ -40,9 +40,5 @@ int vmu_cli_open_input(const char *path);
 /* Checks that path names a file that can be opened for reading and is not a
  * directory; otherwise prints why. Returns 0 or VMU_EXIT_USAGE. */
 int vmu_cli_check_input(const char *path);
-/* The service mode of gcs-logs (runtime_gcs_listen.c): taken when argv has
- * a --listen or --listen-dir option. */
-bool vmu_gcs_listen_requested(int argc, char **argv);
-int vmu_cmd_gcs_listen(int argc, char **argv);
 
 #endif

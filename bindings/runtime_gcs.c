@@ -1,5 +1,7 @@
-/* `vmutils gcs-logs`: forwards a GCS log stream from a file or stdin and
- * prints the records on stdout, the bytes the Go anchor prints (the host
+/* `vmutils gcs-logs`: its options, parsed here for both of its modes (the
+ * --listen service runs in runtime_gcs_listen.c), and the single stream:
+ * forwards a GCS log stream from a file or stdin and prints the records on
+ * stdout, the bytes the Go anchor prints (the host
  * "time" aside). Records are formatted on a second thread (vmu_log_async)
  * while this one decodes; output goes out 64 KiB at a time, as through the
  * anchor's bufio.Writer, with write(2). Unlike the anchor, what is buffered
@@ -7,13 +9,16 @@
  * stream's records are not held back. Where no thread can be started, the
  * records are formatted here, between reads, to the same bytes. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runtime.h"
+#include "runtime_gcs.h"
 #include "vmutils.h"
+#include "vmutils/gcs_server.h"
 
 #define OUT_BUFFER (64u * 1024u)
 
@@ -99,30 +104,24 @@ static ptrdiff_t read_source(void *user, void *buf, size_t cap)
     return n;
 }
 
-/* What the options set. */
-typedef struct gcs_args {
-    const char *vm_id; /* required: no VM id is right for every stream */
-    const char *path;  /* NULL or "-": stdin */
-    vmu_log_format format;
-    vmu_log_level level;
-    vmu_gcs_options opts;
-} gcs_args;
-
 /* An option: its name, whether it takes a value, and what it does with it.
- * apply returns 0, or the exit status of a usage error (message printed). */
+ * apply returns 0, or the exit status of a usage error (message printed).
+ * The table serves both modes; service is set for the options that only
+ * the --listen service takes. */
 typedef struct gcs_option {
     const char *name;
     bool takes_value;
-    int (*apply)(gcs_args *args, const char *value);
+    bool service;
+    int (*apply)(vmu_gcs_cli *args, const char *value);
 } gcs_option;
 
-static int set_vm_id(gcs_args *args, const char *value)
+static int set_vm_id(vmu_gcs_cli *args, const char *value)
 {
     args->vm_id = value;
     return 0;
 }
 
-static int set_format(gcs_args *args, const char *value)
+static int set_format(vmu_gcs_cli *args, const char *value)
 {
     if (strcmp(value, "json") == 0)
         args->format = VMU_LOG_JSON;
@@ -133,7 +132,7 @@ static int set_format(gcs_args *args, const char *value)
     return 0;
 }
 
-static int set_level(gcs_args *args, const char *value)
+static int set_level(vmu_gcs_cli *args, const char *value)
 {
     if (vmu_log_level_parse(value, strlen(value), &args->level) == 0)
         return 0;
@@ -147,37 +146,115 @@ static int set_level(gcs_args *args, const char *value)
     return rc;
 }
 
-static int set_resync(gcs_args *args, const char *value)
+static int set_resync(vmu_gcs_cli *args, const char *value)
 {
     (void)value;
     args->opts.resync = true;
     return 0;
 }
 
-static int set_max_entry_bytes(gcs_args *args, const char *value)
+/* A decimal number in 1..max; false for anything else ("-1", "1x", ""). */
+static bool parse_count(const char *value, unsigned long long max, unsigned long long *n)
 {
     char *end;
     errno = 0;
-    unsigned long long n = strtoull(value, &end, 10);
-    if (errno || *end || end == value || value[0] == '-' || n == 0 ||
-        n > VMU_GCS_MAX_ENTRY_BYTES_LIMIT)
+    *n = strtoull(value, &end, 10);
+    return !errno && !*end && end != value && value[0] != '-' && *n != 0 && *n <= max;
+}
+
+static int set_max_entry_bytes(vmu_gcs_cli *args, const char *value)
+{
+    unsigned long long n;
+    if (!parse_count(value, VMU_GCS_MAX_ENTRY_BYTES_LIMIT, &n))
         return vmu_cli_usage_error("--max-entry-bytes must be 1..%zu",
                                    (size_t)VMU_GCS_MAX_ENTRY_BYTES_LIMIT);
     args->opts.max_entry_bytes = (size_t)n;
     return 0;
 }
 
+static int add_listen(vmu_gcs_cli *args, const char *value)
+{
+    args->listens[args->nlisten++] = value;
+    return 0;
+}
+
+static int set_listen_dir(vmu_gcs_cli *args, const char *value)
+{
+    if (args->dir)
+        return vmu_cli_usage_error("--listen-dir is given once");
+    args->dir = value;
+    return 0;
+}
+
+static int set_listen_port(vmu_gcs_cli *args, const char *value)
+{
+    unsigned long long n;
+    if (!parse_count(value, UINT32_MAX, &n))
+        return vmu_cli_usage_error("--listen-port must be a port number 1..%lu, not '%s'",
+                                   (unsigned long)UINT32_MAX, value);
+    args->dir_port = (unsigned)n;
+    return 0;
+}
+
+static int set_vm_id_pattern(vmu_gcs_cli *args, const char *value)
+{
+    args->vm_id_pattern = value;
+    return 0;
+}
+
+static int add_vm_map(vmu_gcs_cli *args, const char *value)
+{
+    uint32_t cid;
+    const char *vm_id;
+    if (vmu_gcs_parse_cid_map_entry(value, &cid, &vm_id) != 0)
+        return vmu_cli_usage_error("--vm-map %s: expected CID=VMID", value);
+    args->maps[args->nmap++] = (vmu_gcs_cli_map){value, false};
+    return 0;
+}
+
+static int add_vm_map_file(vmu_gcs_cli *args, const char *value)
+{
+    args->maps[args->nmap++] = (vmu_gcs_cli_map){value, true};
+    return 0;
+}
+
+static int set_socket_mode(vmu_gcs_cli *args, const char *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long mode = strtoul(value, &end, 8);
+    if (errno || *end || end == value || value[0] == '-' || mode == 0 || mode > 0777)
+        return vmu_cli_usage_error("--socket-mode must be an octal mode 1..0777, not '%s'",
+                                   value);
+    args->socket_mode = (unsigned)mode;
+    return 0;
+}
+
+static int set_output(vmu_gcs_cli *args, const char *value)
+{
+    args->output = value;
+    return 0;
+}
+
 static const gcs_option gcs_options[] = {
-    {"vm-id", true, set_vm_id},
-    {"format", true, set_format},
-    {"level", true, set_level},
-    {"resync", false, set_resync},
-    {"max-entry-bytes", true, set_max_entry_bytes},
+    {"vm-id", true, false, set_vm_id},
+    {"format", true, false, set_format},
+    {"level", true, false, set_level},
+    {"resync", false, false, set_resync},
+    {"max-entry-bytes", true, false, set_max_entry_bytes},
+    {"listen", true, false, add_listen},
+    {"listen-dir", true, false, set_listen_dir},
+    {"listen-port", true, true, set_listen_port},
+    {"vm-id-pattern", true, true, set_vm_id_pattern},
+    {"vm-map", true, true, add_vm_map},
+    {"vm-map-file", true, true, add_vm_map_file},
+    {"socket-mode", true, true, set_socket_mode},
+    {"output", true, true, set_output},
 };
 
 /* One option at argv[*i]: "--name", "--name VALUE" or "--name=VALUE" (one
  * dash works too, as in Go's flag package). */
-static int parse_option(gcs_args *args, int argc, char **argv, int *i)
+static int parse_option(vmu_gcs_cli *args, int argc, char **argv, int *i)
 {
     const char *arg = argv[*i];
     const char *name = arg + (arg[1] == '-' ? 2 : 1);
@@ -198,14 +275,21 @@ static int parse_option(gcs_args *args, int argc, char **argv, int *i)
         } else {
             return vmu_cli_usage_error("option '--%s' needs a value", o->name);
         }
+        if (o->service && !args->service_option)
+            args->service_option = o->name;
         return o->apply(args, value);
     }
     return vmu_cli_bad_option(arg);
 }
 
+static bool service_mode(const vmu_gcs_cli *args)
+{
+    return args->nlisten > 0 || args->dir;
+}
+
 /* Fills args from the command line. Returns 0, -1 for --help, or the exit
  * status of a usage error. */
-static int parse_args(gcs_args *args, int argc, char **argv)
+static int parse_args(vmu_gcs_cli *args, int argc, char **argv)
 {
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -224,30 +308,54 @@ static int parse_args(gcs_args *args, int argc, char **argv)
                 return rc;
         }
     }
+    if (service_mode(args)) {
+        if (args->path)
+            return vmu_cli_usage_error("unexpected argument '%s' (--listen reads no FILE)",
+                                       args->path);
+        return 0;
+    }
+    if (args->service_option)
+        return vmu_cli_usage_error("--%s needs --listen or --listen-dir", args->service_option);
     if (!args->vm_id)
         return vmu_cli_usage_error("missing --vm-id ID (the VM's id, the uvm-id of every record)");
     return 0;
 }
 
+/* The single stream: FILE or standard input. */
+static int forward_stream(const vmu_gcs_cli *args);
+
 int vmu_cmd_gcs_logs(int argc, char **argv)
 {
-    if (vmu_gcs_listen_requested(argc, argv))
-        return vmu_cmd_gcs_listen(argc, argv);
-    gcs_args args = {.format = VMU_LOG_JSON, .level = VMU_LEVEL_TRACE};
+    vmu_gcs_cli args = {.format = VMU_LOG_JSON, .level = VMU_LEVEL_TRACE};
     vmu_gcs_options_init(&args.opts);
-    int rc = parse_args(&args, argc, argv);
-    if (rc == -1)
-        return vmu_cli_help();
-    if (rc != 0)
-        return rc;
+    /* Each repeatable option takes at most one slot an argument. */
+    args.listens = calloc((size_t)argc, sizeof *args.listens);
+    args.maps = calloc((size_t)argc, sizeof *args.maps);
+    int rc;
+    if (!args.listens || !args.maps) {
+        vmu_cli_error("out of memory");
+        rc = VMU_EXIT_FAILED;
+    } else {
+        rc = parse_args(&args, argc, argv);
+        if (rc == -1)
+            rc = vmu_cli_help();
+        else if (rc == 0)
+            rc = service_mode(&args) ? vmu_gcs_listen_run(&args) : forward_stream(&args);
+    }
+    free(args.listens);
+    free(args.maps);
+    return rc;
+}
 
+static int forward_stream(const vmu_gcs_cli *args)
+{
     source src = {.fd = 0};
     const char *name = "/dev/stdin";
-    if (args.path && strcmp(args.path, "-") != 0) {
-        src.fd = vmu_cli_open_input(args.path);
+    if (args->path && strcmp(args->path, "-") != 0) {
+        src.fd = vmu_cli_open_input(args->path);
         if (src.fd < 0)
             return VMU_EXIT_USAGE;
-        name = args.path;
+        name = args->path;
     }
 
     out_buffer *out = malloc(sizeof *out);
@@ -263,19 +371,19 @@ int vmu_cmd_gcs_logs(int argc, char **argv)
     out->fd = 1;
     out->failed = false;
     out->write_errno = 0;
-    out->format = args.format;
+    out->format = args->format;
     out->format_failed = false;
     vmu_buf_init(&out->text);
     src.out = out;
-    vmu_logger_set_level(logger, args.level);
-    vmu_logger_set_format(logger, args.format);
-    src.async = vmu_log_async_new(args.format, write_text, out);
+    vmu_logger_set_level(logger, args->level);
+    vmu_logger_set_format(logger, args->format);
+    src.async = vmu_log_async_new(args->format, write_text, out);
     if (src.async)
         vmu_logger_set_sink(logger, vmu_log_async_sink, src.async);
     else
         vmu_logger_set_sink(logger, format_record, out);
 
-    rc = vmu_gcs_forward(args.vm_id, read_source, &src, name, &args.opts, logger, NULL);
+    int rc = vmu_gcs_forward(args->vm_id, read_source, &src, name, &args->opts, logger, NULL);
     if (src.async) {
         int errors = vmu_log_async_close(src.async);
         if (errors & VMU_LOG_ASYNC_NOMEM)

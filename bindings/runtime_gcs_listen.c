@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,32 +24,9 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "runtime_gcs.h"
 #include "vmutils.h"
 #include "vmutils/gcs_server.h"
-
-static const char usage[] =
-    "usage: vmutils gcs-logs --listen ADDR [--listen ADDR...] [OPTIONS]\n"
-    "       vmutils gcs-logs --listen-dir DIR [OPTIONS]\n"
-    "Serves the GCS log sockets of many VMs from one process and prints every\n"
-    "record, one line each, on stdout (or --output FILE).\n"
-    "  --listen unix:PATH[=VMID][,resync]\n"
-    "                        a Unix socket (Firecracker, Cloud Hypervisor:\n"
-    "                        <uds_path>_109); VMID defaults to the file name\n"
-    "  --listen vsock:PORT[,resync]\n"
-    "                        AF_VSOCK on the host; VM ids from --vm-map\n"
-    "  --vm-map CID=VMID     the VM id of a vsock peer (repeatable)\n"
-    "  --vm-map-file FILE    CID=VMID lines ('#' comments)\n"
-    "  --listen-dir DIR      serve <uds_path>_PORT for every VMM socket that\n"
-    "                        appears in DIR (VM id: its name without extension)\n"
-    "  --listen-port N       the guest port of --listen-dir (default 109)\n"
-    "  --socket-mode MODE    mode of the socket files created (default 0600)\n"
-    "  --output FILE         append records to FILE (created 0640); SIGHUP\n"
-    "                        reopens it\n"
-    "  --format text|json    logrus text or JSON records (default json)\n"
-    "  --level L             least severe level printed (default trace)\n"
-    "  --resync              every listener in resync mode\n"
-    "  --max-entry-bytes N   entries over N bytes are reported, not decoded\n"
-    "SIGTERM or SIGINT: stop, write every record read, exit 0.\n";
 
 #define DIR_PORT_DEFAULT 109
 
@@ -98,53 +76,13 @@ typedef struct service {
     /* --listen-dir */
     const char *dir;
     unsigned dir_port;
+    regex_t vm_id_pattern; /* when has_pattern: one group, the VM id */
+    bool has_pattern;
     int inotify_fd;
     dir_entry *entries;
 } service;
 
 /* ---- arguments ---- */
-
-static const char *option_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-    const char *arg = argv[*i];
-    if (arg[0] != '-')
-        return NULL;
-    arg += arg[1] == '-' ? 2 : 1;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "vmutils gcs-logs: option --%s needs a value\n", name);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool is_flag(const char *arg, const char *name)
-{
-    if (arg[0] != '-')
-        return false;
-    arg += arg[1] == '-' ? 2 : 1;
-    return strcmp(arg, name) == 0;
-}
-
-bool vmu_gcs_listen_requested(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-')
-            continue;
-        a += a[1] == '-' ? 2 : 1;
-        if (strncmp(a, "listen", 6) == 0 && (a[6] == '\0' || a[6] == '=' || a[6] == '-'))
-            return true;
-    }
-    return false;
-}
 
 static bool parse_uint(const char *s, unsigned long max, int base, unsigned long *out)
 {
@@ -157,61 +95,121 @@ static bool parse_uint(const char *s, unsigned long max, int base, unsigned long
     return true;
 }
 
-/* "unix:PATH[=VMID][,resync]" or "vsock:PORT[,resync]". */
-static int open_listener(service *svc, const char *arg)
+/* A --listen value: "unix:PATH[=VMID][,resync]" or "vsock:PORT[,resync]",
+ * parsed in a copy of it (spec). */
+typedef struct listen_spec {
+    const char *arg; /* as given */
+    char *spec;
+    bool vsock;
+    const char *path;  /* unix */
+    const char *vm_id; /* unix; NULL: none given */
+    uint32_t port;     /* vsock */
+    bool resync;
+} listen_spec;
+
+/* Returns 0, or the exit status of a usage error (message printed). */
+static int parse_listen(listen_spec *l, const char *arg)
 {
-    vmu_gcs_options gcs = svc->gcs;
     size_t len = strlen(arg);
-    char *spec = malloc(len + 1);
-    if (!spec) {
-        fputs("vmutils gcs-logs: out of memory\n", stderr);
-        return -1;
+    l->arg = arg;
+    l->spec = malloc(len + 1);
+    if (!l->spec) {
+        vmu_cli_error("out of memory");
+        return VMU_EXIT_FAILED;
     }
-    memcpy(spec, arg, len + 1);
-    if (len > 7 && strcmp(spec + len - 7, ",resync") == 0) {
-        spec[len - 7] = '\0';
-        gcs.resync = true;
+    memcpy(l->spec, arg, len + 1);
+    if (len > 7 && strcmp(l->spec + len - 7, ",resync") == 0) {
+        l->spec[len - 7] = '\0';
+        l->resync = true;
     }
-    vmu_err err = {{0}};
-    int rc = -1;
-    if (strncmp(spec, "unix:", 5) == 0) {
-        char *path = spec + 5;
+    bool ok = false;
+    if (strncmp(l->spec, "unix:", 5) == 0) {
+        char *path = l->spec + 5;
         char *eq = strrchr(path, '=');
-        const char *vm_id;
         if (eq) {
             *eq = '\0';
-            vm_id = eq + 1;
-        } else {
-            const char *slash = strrchr(path, '/');
-            vm_id = slash ? slash + 1 : path;
+            l->vm_id = eq + 1;
         }
-        if (!*path || !*vm_id)
-            snprintf(err.msg, sizeof err.msg, "--listen %s: expected unix:PATH[=VMID]", arg);
-        else
-            rc = vmu_gcs_server_listen_unix(svc->server, path, vm_id, &gcs, &err);
-    } else if (strncmp(spec, "vsock:", 6) == 0) {
-        unsigned long port;
-        if (!parse_uint(spec + 6, UINT32_MAX, 10, &port))
-            snprintf(err.msg, sizeof err.msg, "--listen %s: expected vsock:PORT", arg);
-        else
-            rc = vmu_gcs_server_listen_vsock(svc->server, (uint32_t)port, &gcs, &err);
-    } else {
-        snprintf(err.msg, sizeof err.msg, "--listen %s: expected unix:PATH[=VMID] or vsock:PORT",
-                 arg);
+        l->path = path;
+        ok = *path && (!l->vm_id || *l->vm_id);
+    } else if (strncmp(l->spec, "vsock:", 6) == 0) {
+        unsigned long port = 0;
+        l->vsock = true;
+        ok = parse_uint(l->spec + 6, UINT32_MAX, 10, &port);
+        l->port = (uint32_t)port;
     }
-    free(spec);
+    if (!ok)
+        return vmu_cli_usage_error(
+            "--listen %s: expected unix:PATH[=VMID][,resync] or vsock:PORT[,resync]", arg);
+    return 0;
+}
+
+/* Parses every --listen; a unix:PATH without =VMID takes --vm-id, which
+ * must name exactly one such listener. */
+static int parse_listens(const vmu_gcs_cli *args, listen_spec *specs)
+{
+    int unnamed = 0;
+    for (int i = 0; i < args->nlisten; i++) {
+        int rc = parse_listen(&specs[i], args->listens[i]);
+        if (rc != 0)
+            return rc;
+        if (specs[i].vsock || specs[i].vm_id)
+            continue;
+        if (!args->vm_id)
+            return vmu_cli_usage_error("--listen %s: no VM id: add =VMID or give --vm-id",
+                                       specs[i].arg);
+        if (++unnamed > 1)
+            return vmu_cli_usage_error(
+                "--vm-id names the VM of one unix:PATH listener; give the others =VMID");
+        specs[i].vm_id = args->vm_id;
+    }
+    if (args->vm_id && unnamed == 0)
+        return vmu_cli_usage_error(
+            "--vm-id with --listen names a unix:PATH listener without =VMID; there is none");
+    return 0;
+}
+
+static int open_listener(service *svc, const listen_spec *l)
+{
+    vmu_gcs_options gcs = svc->gcs;
+    if (l->resync)
+        gcs.resync = true;
+    vmu_err err = {{0}};
+    int rc = l->vsock ? vmu_gcs_server_listen_vsock(svc->server, l->port, &gcs, &err)
+                      : vmu_gcs_server_listen_unix(svc->server, l->path, l->vm_id, &gcs, &err);
     if (rc < 0)
-        fprintf(stderr, "vmutils gcs-logs: %s\n", err.msg);
+        vmu_cli_error("%s", err.msg);
     return rc;
+}
+
+/* Opens path for reading; NULL (and why, on stderr, after the option's
+ * name) when it cannot be opened or is a directory. */
+static FILE *open_named_input(const char *option, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int why = errno;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        fd = -1;
+        why = EISDIR;
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) {
+            why = errno;
+            close(fd);
+        }
+        vmu_cli_error("%s %s: %s", option, path, strerror(why));
+    }
+    return f;
 }
 
 static int load_map_file(service *svc, const char *path)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        fprintf(stderr, "vmutils gcs-logs: --vm-map-file %s: %s\n", path, strerror(errno));
+    FILE *f = open_named_input("--vm-map-file", path);
+    if (!f)
         return -1;
-    }
     vmu_buf text;
     vmu_buf_init(&text);
     char chunk[4096];
@@ -228,7 +226,7 @@ static int load_map_file(service *svc, const char *path)
         rc = vmu_gcs_server_load_cid_map(svc->server, text.data ? text.data : "", text.len, &err);
     vmu_buf_free(&text);
     if (rc != 0)
-        fprintf(stderr, "vmutils gcs-logs: --vm-map-file %s: %s\n", path, err.msg);
+        vmu_cli_error("--vm-map-file %s: %s", path, err.msg);
     return rc;
 }
 
@@ -251,6 +249,26 @@ static bool is_vmm_socket(const char *dir, const char *name)
     return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* The VM id of a VMM socket's name: the --vm-id-pattern's group, or the
+ * name without its extension. False when the pattern does not match or
+ * its group is empty. */
+static bool dir_vm_id(const service *svc, const char *name, char *vm_id, size_t cap)
+{
+    if (!svc->has_pattern) {
+        snprintf(vm_id, cap, "%s", name);
+        char *dot = strrchr(vm_id, '.');
+        if (dot && dot != vm_id)
+            *dot = '\0';
+        return true;
+    }
+    regmatch_t m[2];
+    if (regexec(&svc->vm_id_pattern, name, 2, m, 0) != 0 || m[1].rm_so < 0 ||
+        m[1].rm_eo <= m[1].rm_so)
+        return false;
+    snprintf(vm_id, cap, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), name + m[1].rm_so);
+    return true;
+}
+
 static void serve_dir_entry(service *svc, const char *name)
 {
     for (dir_entry *e = svc->entries; e; e = e->next)
@@ -261,20 +279,21 @@ static void serve_dir_entry(service *svc, const char *name)
     char path[4096], vm_id[256];
     if (snprintf(path, sizeof path, "%s/%s_%u", svc->dir, name, svc->dir_port) >= (int)sizeof path)
         return;
-    snprintf(vm_id, sizeof vm_id, "%s", name);
-    char *dot = strrchr(vm_id, '.');
-    if (dot && dot != vm_id)
-        *dot = '\0';
     dir_entry *e = calloc(1, sizeof *e);
     if (!e || !(e->name = strdup(name))) {
         free(e);
-        fputs("vmutils gcs-logs: out of memory\n", stderr);
+        vmu_cli_error("out of memory");
         return;
     }
-    vmu_err err = {{0}};
-    e->listener = vmu_gcs_server_listen_unix(svc->server, path, vm_id, &svc->gcs, &err);
-    if (e->listener < 0)
-        fprintf(stderr, "vmutils gcs-logs: %s\n", err.msg);
+    e->listener = -1;
+    if (dir_vm_id(svc, name, vm_id, sizeof vm_id)) {
+        vmu_err err = {{0}};
+        e->listener = vmu_gcs_server_listen_unix(svc->server, path, vm_id, &svc->gcs, &err);
+        if (e->listener < 0)
+            vmu_cli_error("%s", err.msg);
+    } else {
+        vmu_cli_error("--listen-dir: %s does not match --vm-id-pattern: not served", name);
+    }
     /* Kept even when it failed: retried only once the VMM socket goes. */
     e->seen = true;
     e->next = svc->entries;
@@ -301,7 +320,7 @@ static void scan_dir(service *svc)
             p = &e->next;
             continue;
         }
-        if (e->listener > 0)
+        if (e->listener >= 0)
             vmu_gcs_server_close_listener(svc->server, e->listener);
         *p = e->next;
         free(e->name);
@@ -338,8 +357,8 @@ static void reopen_output(service *svc)
         return;
     int fd = open_output(svc->out.path);
     if (fd < 0) {
-        fprintf(stderr, "vmutils gcs-logs: reopen %s: %s (still writing the old file)\n",
-                svc->out.path, strerror(errno));
+        vmu_cli_error("reopen %s: %s (still writing the old file)", svc->out.path,
+                      strerror(errno));
         return;
     }
     /* What is taken so far goes to the old file. */
@@ -367,111 +386,64 @@ static void on_idle(void *user)
 
 /* ---- the command ---- */
 
-static int parse_args(service *svc, int argc, char **argv, vmu_log_format *format,
-                      vmu_log_level *level, unsigned *socket_mode, const char **listens,
-                      int *nlisten, const char **maps, int *nmap)
+/* What must hold before anything is opened: the listeners' syntax and VM
+ * ids, the pattern, the directory. 0 or the exit status of a usage error. */
+static int check_args(service *svc, const vmu_gcs_cli *args, listen_spec *specs)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value;
-        bool bad = false;
-        unsigned long n;
-        if (arg[0] != '-') {
-            fprintf(stderr, "vmutils gcs-logs: no FILE with --listen (%s)\n", arg);
-            return 2;
-        } else if (is_flag(arg, "help") || is_flag(arg, "h")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (is_flag(arg, "resync")) {
-            svc->gcs.resync = true;
-        } else if ((value = option_value(argc, argv, &i, "listen", &bad)) != NULL) {
-            listens[(*nlisten)++] = value;
-        } else if ((value = option_value(argc, argv, &i, "listen-dir", &bad)) != NULL) {
-            if (svc->dir) {
-                fputs("vmutils gcs-logs: one --listen-dir\n", stderr);
-                return 2;
-            }
-            svc->dir = value;
-        } else if ((value = option_value(argc, argv, &i, "listen-port", &bad)) != NULL) {
-            if (!parse_uint(value, UINT32_MAX, 10, &n)) {
-                fprintf(stderr, "vmutils gcs-logs: --listen-port must be a port number\n");
-                return 2;
-            }
-            svc->dir_port = (unsigned)n;
-        } else if ((value = option_value(argc, argv, &i, "vm-map", &bad)) != NULL) {
-            maps[(*nmap)++] = value;
-        } else if ((value = option_value(argc, argv, &i, "vm-map-file", &bad)) != NULL) {
-            maps[(*nmap)++] = NULL;
-            maps[(*nmap)++] = value;
-        } else if ((value = option_value(argc, argv, &i, "socket-mode", &bad)) != NULL) {
-            if (!parse_uint(value, 0777, 8, &n) || n == 0) {
-                fprintf(stderr, "vmutils gcs-logs: --socket-mode must be an octal mode "
-                                "1..0777, not \"%s\"\n", value);
-                return 2;
-            }
-            *socket_mode = (unsigned)n;
-        } else if ((value = option_value(argc, argv, &i, "output", &bad)) != NULL) {
-            svc->out.path = value;
-        } else if ((value = option_value(argc, argv, &i, "format", &bad)) != NULL) {
-            if (strcmp(value, "json") == 0) {
-                *format = VMU_LOG_JSON;
-            } else if (strcmp(value, "text") == 0) {
-                *format = VMU_LOG_TEXT;
-            } else {
-                fprintf(stderr, "vmutils gcs-logs: --format must be text or json, not \"%s\"\n",
-                        value);
-                return 2;
-            }
-        } else if ((value = option_value(argc, argv, &i, "level", &bad)) != NULL) {
-            if (vmu_log_level_parse(value, strlen(value), level) != 0) {
-                fprintf(stderr, "vmutils gcs-logs: not a valid logrus Level: \"%s\"\n", value);
-                return 2;
-            }
-        } else if ((value = option_value(argc, argv, &i, "max-entry-bytes", &bad)) != NULL) {
-            if (!parse_uint(value, VMU_GCS_MAX_ENTRY_BYTES_LIMIT, 10, &n) || n == 0) {
-                fprintf(stderr, "vmutils gcs-logs: --max-entry-bytes must be 1..%zu\n",
-                        (size_t)VMU_GCS_MAX_ENTRY_BYTES_LIMIT);
-                return 2;
-            }
-            svc->gcs.max_entry_bytes = (size_t)n;
-        } else {
-            if (!bad)
-                fprintf(stderr, "vmutils gcs-logs: unknown option %s\n%s", arg, usage);
-            return 2;
+    int rc = parse_listens(args, specs);
+    if (rc != 0)
+        return rc;
+    if (!args->dir) {
+        if (args->vm_id_pattern)
+            return vmu_cli_usage_error("--vm-id-pattern needs --listen-dir");
+        if (args->dir_port)
+            return vmu_cli_usage_error("--listen-port needs --listen-dir");
+        return 0;
+    }
+    if (args->vm_id_pattern) {
+        int err = regcomp(&svc->vm_id_pattern, args->vm_id_pattern, REG_EXTENDED);
+        if (err != 0) {
+            char why[256];
+            regerror(err, &svc->vm_id_pattern, why, sizeof why);
+            return vmu_cli_usage_error("--vm-id-pattern '%s': %s", args->vm_id_pattern, why);
         }
-        if (bad)
-            return 2;
+        svc->has_pattern = true;
+        if (svc->vm_id_pattern.re_nsub != 1)
+            return vmu_cli_usage_error("--vm-id-pattern '%s' needs exactly one capture group "
+                                       "(the VM id), it has %zu",
+                                       args->vm_id_pattern, svc->vm_id_pattern.re_nsub);
     }
-    if (*nlisten == 0 && !svc->dir) {
-        fprintf(stderr, "vmutils gcs-logs: --listen or --listen-dir needed\n%s", usage);
-        return 2;
+    struct stat st;
+    int why = stat(args->dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (why != 0) {
+        vmu_cli_error("--listen-dir %s: %s", args->dir, strerror(why));
+        return VMU_EXIT_USAGE;
     }
-    return -1;
+    return 0;
 }
 
-/* Opens the listeners and the map; 0, or an exit status. */
-static int set_up(service *svc, const char **listens, int nlisten, const char **maps, int nmap)
+/* Loads the map and opens the listeners; 0, or an exit status. */
+static int set_up(service *svc, const vmu_gcs_cli *args, const listen_spec *specs)
 {
-    for (int i = 0; i < nmap; i++) {
-        if (!maps[i]) {
-            if (load_map_file(svc, maps[++i]) != 0)
-                return 2;
+    for (int i = 0; i < args->nmap; i++) {
+        const vmu_gcs_cli_map *m = &args->maps[i];
+        if (m->file) {
+            if (load_map_file(svc, m->value) != 0)
+                return VMU_EXIT_USAGE;
             continue;
         }
         uint32_t cid;
         const char *vm_id;
-        if (vmu_gcs_parse_cid_map_entry(maps[i], &cid, &vm_id) != 0) {
-            fprintf(stderr, "vmutils gcs-logs: --vm-map %s: expected CID=VMID\n", maps[i]);
-            return 2;
-        }
-        if (vmu_gcs_server_map_cid(svc->server, cid, vm_id) != 0) {
-            fputs("vmutils gcs-logs: out of memory\n", stderr);
-            return 1;
+        /* Checked when the option was read. */
+        if (vmu_gcs_parse_cid_map_entry(m->value, &cid, &vm_id) != 0 ||
+            vmu_gcs_server_map_cid(svc->server, cid, vm_id) != 0) {
+            vmu_cli_error("out of memory");
+            return VMU_EXIT_FAILED;
         }
     }
-    for (int i = 0; i < nlisten; i++)
-        if (open_listener(svc, listens[i]) < 0)
-            return 1;
+    for (int i = 0; i < args->nlisten; i++)
+        if (open_listener(svc, &specs[i]) < 0)
+            return VMU_EXIT_FAILED;
     if (svc->dir) {
         svc->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (svc->inotify_fd < 0 ||
@@ -479,45 +451,38 @@ static int set_up(service *svc, const char **listens, int nlisten, const char **
                               IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
                                   IN_DELETE_SELF | IN_MOVE_SELF) < 0 ||
             vmu_gcs_server_watch(svc->server, svc->inotify_fd, on_inotify, svc) != 0) {
-            fprintf(stderr, "vmutils gcs-logs: --listen-dir %s: %s\n", svc->dir, strerror(errno));
-            return 1;
+            vmu_cli_error("--listen-dir %s: %s", svc->dir, strerror(errno));
+            return VMU_EXIT_FAILED;
         }
         scan_dir(svc);
     }
-    return 0;
+    return VMU_EXIT_OK;
 }
 
-int vmu_cmd_gcs_listen(int argc, char **argv)
+/* The closing line on stderr: what was served, and the cost. */
+static void report_stats(vmu_gcs_server *server)
 {
-    service svc;
-    memset(&svc, 0, sizeof svc);
-    svc.out.fd = STDOUT_FILENO;
-    svc.inotify_fd = -1;
-    svc.dir_port = DIR_PORT_DEFAULT;
-    vmu_gcs_options_init(&svc.gcs);
-    vmu_log_format format = VMU_LOG_JSON;
-    vmu_log_level level = VMU_LEVEL_TRACE;
-    unsigned socket_mode = 0600;
-    const char **listens = calloc((size_t)argc * 2 + 1, sizeof *listens);
-    const char **maps = listens + argc;
-    int nlisten = 0, nmap = 0;
-    if (!listens) {
-        fputs("vmutils gcs-logs: out of memory\n", stderr);
-        return 1;
-    }
-    int status = parse_args(&svc, argc, argv, &format, &level, &socket_mode, listens, &nlisten,
-                            maps, &nmap);
-    if (status >= 0) {
-        free(listens);
-        return status;
-    }
+    vmu_gcs_server_stats st;
+    vmu_gcs_server_get_stats(server, &st);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        memset(&ru, 0, sizeof ru);
+    vmu_cli_error("stopped: %llu connections (%llu reconnects, %llu refused), %llu bytes, "
+                  "%llu entries, peak RSS %ld KiB, CPU %.3f s",
+                  (unsigned long long)st.accepted, (unsigned long long)st.reconnects,
+                  (unsigned long long)st.refused, (unsigned long long)st.bytes,
+                  (unsigned long long)st.entries, ru.ru_maxrss,
+                  (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+}
 
-    if (svc.out.path) {
-        svc.out.fd = open_output(svc.out.path);
-        if (svc.out.fd < 0) {
-            fprintf(stderr, "vmutils gcs-logs: --output %s: %s\n", svc.out.path, strerror(errno));
-            free(listens);
-            return 1;
+static int serve(service *svc, const vmu_gcs_cli *args, const listen_spec *specs)
+{
+    if (svc->out.path) {
+        svc->out.fd = open_output(svc->out.path);
+        if (svc->out.fd < 0) {
+            vmu_cli_error("--output %s: %s", svc->out.path, strerror(errno));
+            return VMU_EXIT_USAGE;
         }
     }
     /* Blocked before the worker starts, so that only the signalfd sees them. */
@@ -529,71 +494,87 @@ int vmu_cmd_gcs_listen(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &signals, &previous);
     int sigfd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
+    int status;
     vmu_logger *logger = vmu_logger_new();
-    vmu_gcs_server_options sopts = {.socket_mode = socket_mode};
+    vmu_gcs_server_options sopts = {.socket_mode = args->socket_mode ? args->socket_mode : 0600};
     vmu_err err = {{0}};
     if (logger) {
-        vmu_logger_set_level(logger, level);
-        vmu_logger_set_format(logger, format);
-        svc.async = vmu_log_async_new(format, write_output, &svc.out);
-        svc.server = vmu_gcs_server_new(logger, &sopts, &err);
+        vmu_logger_set_level(logger, args->level);
+        vmu_logger_set_format(logger, args->format);
+        svc->async = vmu_log_async_new(args->format, write_output, &svc->out);
+        svc->server = vmu_gcs_server_new(logger, &sopts, &err);
     }
-    if (sigfd < 0 || !logger || !svc.async || !svc.server) {
-        fprintf(stderr, "vmutils gcs-logs: %s\n",
-                sigfd < 0 ? strerror(errno) : err.msg[0] ? err.msg : "out of memory");
-        status = 1;
+    if (sigfd < 0 || !logger || !svc->async || !svc->server) {
+        vmu_cli_error("%s", sigfd < 0 ? strerror(errno) : err.msg[0] ? err.msg : "out of memory");
+        status = VMU_EXIT_FAILED;
     } else {
-        vmu_logger_set_sink(logger, vmu_log_async_sink, svc.async);
-        vmu_gcs_server_set_idle(svc.server, on_idle, svc.async);
-        status = vmu_gcs_server_watch(svc.server, sigfd, on_signal, &svc) == 0 ? 0 : 1;
-        if (status == 0)
-            status = set_up(&svc, listens, nlisten, maps, nmap);
+        vmu_logger_set_sink(logger, vmu_log_async_sink, svc->async);
+        vmu_gcs_server_set_idle(svc->server, on_idle, svc->async);
+        status = vmu_gcs_server_watch(svc->server, sigfd, on_signal, svc) == 0 ? VMU_EXIT_OK
+                                                                                : VMU_EXIT_FAILED;
+        if (status == VMU_EXIT_OK)
+            status = set_up(svc, args, specs);
     }
-    free(listens);
 
-    while (status == 0 && !svc.stop && !vmu_log_async_failed(svc.async)) {
-        if (vmu_gcs_server_poll(svc.server, -1) < 0) {
-            fprintf(stderr, "vmutils gcs-logs: epoll_wait: %s\n", strerror(errno));
-            status = 1;
+    while (status == VMU_EXIT_OK && !svc->stop && !vmu_log_async_failed(svc->async)) {
+        if (vmu_gcs_server_poll(svc->server, -1) < 0) {
+            vmu_cli_error("epoll_wait: %s", strerror(errno));
+            status = VMU_EXIT_FAILED;
         }
     }
-    if (svc.server) {
-        vmu_gcs_server_shutdown(svc.server);
-        vmu_gcs_server_stats st;
-        vmu_gcs_server_get_stats(svc.server, &st);
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) != 0)
-            ru.ru_maxrss = 0;
-        if (status == 0)
-            fprintf(stderr,
-                    "vmutils gcs-logs: stopped: %llu connections (%llu reconnects, %llu "
-                    "refused), %llu bytes, %llu entries, peak RSS %ld KiB, CPU %.3f s\n",
-                    (unsigned long long)st.accepted, (unsigned long long)st.reconnects,
-                    (unsigned long long)st.refused, (unsigned long long)st.bytes,
-                    (unsigned long long)st.entries, ru.ru_maxrss,
-                    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-        vmu_gcs_server_free(svc.server);
+    if (svc->server) {
+        vmu_gcs_server_shutdown(svc->server);
+        if (status == VMU_EXIT_OK)
+            report_stats(svc->server);
+        vmu_gcs_server_free(svc->server);
     }
-    free_dir_entries(&svc);
-    if (svc.inotify_fd >= 0)
-        close(svc.inotify_fd);
-    if (svc.async) {
-        int errors = vmu_log_async_close(svc.async);
+    if (svc->async) {
+        int errors = vmu_log_async_close(svc->async);
         if (errors & VMU_LOG_ASYNC_WRITE) {
-            fprintf(stderr, "vmutils gcs-logs: write %s: %s\n",
-                    svc.out.path ? svc.out.path : "stdout", strerror(svc.out.write_errno));
-            status = 1;
+            vmu_cli_error("write %s: %s", svc->out.path ? svc->out.path : "stdout",
+                          strerror(svc->out.write_errno));
+            status = VMU_EXIT_FAILED;
         } else if (errors & VMU_LOG_ASYNC_NOMEM) {
-            fputs("vmutils gcs-logs: out of memory: records lost\n", stderr);
-            status = 1;
+            vmu_cli_error("out of memory: records lost");
+            status = VMU_EXIT_FAILED;
         }
     }
     vmu_logger_free(logger);
     if (sigfd >= 0)
         close(sigfd);
-    if (svc.out.path && svc.out.fd >= 0)
-        close(svc.out.fd);
+    if (svc->out.path && svc->out.fd >= 0)
+        close(svc->out.fd);
     sigprocmask(SIG_SETMASK, &previous, NULL);
+    return status;
+}
+
+int vmu_gcs_listen_run(const vmu_gcs_cli *args)
+{
+    service svc;
+    memset(&svc, 0, sizeof svc);
+    svc.out.fd = STDOUT_FILENO;
+    svc.out.path = args->output;
+    svc.inotify_fd = -1;
+    svc.dir = args->dir;
+    svc.dir_port = args->dir_port ? args->dir_port : DIR_PORT_DEFAULT;
+    svc.gcs = args->opts;
+    listen_spec *specs = calloc((size_t)args->nlisten + 1, sizeof *specs);
+    int status;
+    if (!specs) {
+        vmu_cli_error("out of memory");
+        status = VMU_EXIT_FAILED;
+    } else {
+        status = check_args(&svc, args, specs);
+        if (status == VMU_EXIT_OK)
+            status = serve(&svc, args, specs);
+    }
+    free_dir_entries(&svc);
+    if (svc.inotify_fd >= 0)
+        close(svc.inotify_fd);
+    if (svc.has_pattern)
+        regfree(&svc.vm_id_pattern);
+    for (int i = 0; specs && i < args->nlisten; i++)
+        free(specs[i].spec);
+    free(specs);
     return status;
 }

@@ -49,7 +49,7 @@ warn_rec='{"level":"warning","msg":"w","n":1,"uvm-id":"vm-1","vm.time":"0001-01-
 
 run --help </dev/null
 help_ok=0
-case $out in *'--vm-id ID '*'(required)'*'(default json)'*'(default trace)'*) ;; *) help_ok=1 ;; esac
+case $out in *'--vm-id ID '*'(required'*'(default json)'*'(default trace)'*) ;; *) help_ok=1 ;; esac
 case $out in *bench*|*anchor*|*go-gcslogs*) help_ok=1 ;; esac
 [ "$status" -eq 0 ] && [ -z "$err" ] || help_ok=1
 result "--help exits 0, names the defaults, --vm-id as required, no internal names" $help_ok "$out"
@@ -210,6 +210,73 @@ live_status=$?
 live_pid=""
 case $line in *'"msg":"live"'*) live_ok=$live_status ;; *) live_ok=1 ;; esac
 result "a live stream's record is printed before the stream ends" $live_ok "got: $line"
+
+# The service mode (--listen, --listen-dir) follows the same conventions:
+# usage errors are one line and a pointer to --help, on stderr, status 2;
+# --help is the command's help on stdout, covering both modes.
+usage_line() { # NAME WANT_FIRST_LINE ARGS...
+  local name=$1 want=$2; shift 2
+  run "$@" </dev/null
+  local ok=0
+  [ "$status" -eq 2 ] && [ -z "$out" ] || ok=1
+  [ "$err" = "$want
+Try 'vmutils gcs-logs --help'." ] || ok=1
+  result "--listen usage error: $name" $ok "status $status, stdout: $out
+stderr: $err"
+}
+L=(--listen "unix:$tmp/svc.sock=vm-1")
+usage_line "an unknown option" "vmutils gcs-logs: unrecognized option '--bogus'" "${L[@]}" --bogus
+usage_line "an unknown level, Go-quoted" 'vmutils gcs-logs: not a valid logrus Level: "x\"y"' "${L[@]}" --level 'x"y'
+usage_line "a bad --format" "vmutils gcs-logs: --format must be text or json, not 'xml'" "${L[@]}" --format xml
+usage_line "a bad --max-entry-bytes" "vmutils gcs-logs: --max-entry-bytes must be 1..1073741824" \
+  "${L[@]}" --max-entry-bytes 0
+usage_line "a value missing" "vmutils gcs-logs: option '--output' needs a value" "${L[@]}" --output
+usage_line "a FILE beside --listen" "vmutils gcs-logs: unexpected argument 'x.jsonl' (--listen reads no FILE)" \
+  "${L[@]}" x.jsonl
+usage_line "an address of no known kind" \
+  "vmutils gcs-logs: --listen tcp:1: expected unix:PATH[=VMID][,resync] or vsock:PORT[,resync]" --listen tcp:1
+usage_line "unix:PATH without =VMID or --vm-id" \
+  "vmutils gcs-logs: --listen unix:$tmp/svc.sock: no VM id: add =VMID or give --vm-id" --listen "unix:$tmp/svc.sock"
+usage_line "--vm-id for two listeners without =VMID" \
+  "vmutils gcs-logs: --vm-id names the VM of one unix:PATH listener; give the others =VMID" \
+  --vm-id a --listen "unix:$tmp/a.sock" --listen "unix:$tmp/b.sock"
+usage_line "--vm-id with no listener to name" \
+  "vmutils gcs-logs: --vm-id with --listen names a unix:PATH listener without =VMID; there is none" \
+  --vm-id a "${L[@]}"
+usage_line "a service option without --listen" \
+  "vmutils gcs-logs: --output needs --listen or --listen-dir" --vm-id vm-1 --output "$tmp/o.log"
+usage_line "a bad --vm-map" "vmutils gcs-logs: --vm-map x=b: expected CID=VMID" --listen vsock:109 --vm-map x=b
+usage_line "a bad --socket-mode" \
+  "vmutils gcs-logs: --socket-mode must be an octal mode 1..0777, not '999'" "${L[@]}" --socket-mode 999
+usage_line "a --vm-id-pattern that does not compile" \
+  "vmutils gcs-logs: --vm-id-pattern '(': Unmatched ( or \\(" --listen-dir "$tmp" --vm-id-pattern '('
+usage_line "a --vm-id-pattern without one capture group" \
+  "vmutils gcs-logs: --vm-id-pattern 'vm[0-9]+' needs exactly one capture group (the VM id), it has 0" \
+  --listen-dir "$tmp" --vm-id-pattern 'vm[0-9]+'
+usage_line "--vm-id-pattern without --listen-dir" \
+  "vmutils gcs-logs: --vm-id-pattern needs --listen-dir" "${L[@]}" --vm-id-pattern '(.*)'
+
+run --listen-dir "$tmp/missing-dir" </dev/null
+expect "--listen-dir of a missing directory: status 2" 2 "" \
+  "vmutils gcs-logs: --listen-dir $tmp/missing-dir: No such file or directory"
+run --listen-dir "$tmp/two.jsonl" </dev/null
+expect "--listen-dir of a file: status 2" 2 "" "vmutils gcs-logs: --listen-dir $tmp/two.jsonl: Not a directory"
+run --listen vsock:109 --vm-map-file "$tmp/missing.map" </dev/null
+expect "a missing --vm-map-file: status 2" 2 "" \
+  "vmutils gcs-logs: --vm-map-file $tmp/missing.map: No such file or directory"
+run --listen vsock:109 --vm-map-file "$tmp" </dev/null
+expect "a directory as --vm-map-file: status 2" 2 "" "vmutils gcs-logs: --vm-map-file $tmp: Is a directory"
+
+run --listen "unix:$tmp/svc.sock=vm-1" --help </dev/null
+help_ok=0
+for opt in --listen --listen-dir --listen-port --vm-id-pattern --vm-map --vm-map-file --socket-mode --output \
+           --vm-id --format --level --resync --max-entry-bytes 'unix:PATH' 'vsock:PORT' SIGTERM SIGHUP; do
+  case $out in *"$opt"*) ;; *) help_ok=1; echo "# help lacks $opt" ;; esac
+done
+[ "$status" -eq 0 ] && [ -z "$err" ] || help_ok=1
+[ "$out" = "$("$VMUTILS" help gcs-logs)" ] || help_ok=1
+result "--help beside --listen: the one gcs-logs help, both modes, on stdout, status 0" $help_ok "$out
+$err"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

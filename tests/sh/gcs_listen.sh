@@ -341,6 +341,43 @@ result "--listen-dir: a VMM socket that appears is served at <uds_path>_109 with
   $([ $served -eq 0 ] && [ "$(grep -c '"uvm-id":"vm7"' "$tmp/dir.out")" -ge 5 ]; echo $?) "$(cat "$tmp/dir.out.err")"
 result "--listen-dir: the listener goes with the VMM socket" $([ $removed -eq 0 ]; echo $?)
 
+# --vm-id-pattern: the VM id is the pattern's capture group in the VMM
+# socket's name; a name it does not match is not served (and said so).
+mkdir -p "$tmp/pat"
+start_forwarder "$tmp/pat.out" --listen-dir "$tmp/pat" --vm-id-pattern '^fc-([a-z0-9]+)\.vsock$'
+sleep 0.2
+"${GUEST[@]}" bind "$tmp/pat/fc-abc1.vsock" --hold >/dev/null &
+vmm1=$!
+"${GUEST[@]}" bind "$tmp/pat/other.vsock" --hold >/dev/null &
+vmm2=$!
+pids+=("$vmm1" "$vmm2")
+wait_for -S "$tmp/pat/fc-abc1.vsock_109"
+served=$?
+peer entries "$tmp/pat/fc-abc1.vsock_109" x 4 >/dev/null
+wait_for -S "$tmp/pat/other.vsock"
+sleep 0.2
+[ ! -e "$tmp/pat/other.vsock_109" ]
+unserved=$?
+kill "$vmm1" "$vmm2"; wait "$vmm1" "$vmm2" 2>/dev/null
+stop_forwarder
+result "--vm-id-pattern: the capture group is the VM id" \
+  $([ $served -eq 0 ] && [ "$(grep -c '"uvm-id":"abc1"' "$tmp/pat.out")" -ge 4 ]; echo $?) \
+  "$(cat "$tmp/pat.out.err" "$tmp/pat.out")"
+result "--vm-id-pattern: a name it does not match is not served, and said so" \
+  $([ $unserved -eq 0 ] && grep -q "other.vsock does not match --vm-id-pattern" "$tmp/pat.out.err"; echo $?) \
+  "$(cat "$tmp/pat.out.err")"
+
+# --vm-id names a unix:PATH listener given without =VMID.
+mkdir -p "$tmp/vmid"
+start_forwarder "$tmp/vmid.out" --vm-id named-vm --listen "unix:$tmp/vmid/vm.sock_109"
+wait_for -S "$tmp/vmid/vm.sock_109"
+peer entries "$tmp/vmid/vm.sock_109" x 3 >/dev/null
+sleep 0.2
+stop_forwarder
+result "--vm-id names the VM of a unix:PATH listener without =VMID" \
+  $([ "$(grep -c '"uvm-id":"named-vm"' "$tmp/vmid.out")" -ge 3 ] && [ $fwd_status -eq 0 ]; echo $?) \
+  "$(cat "$tmp/vmid.out.err")"
+
 # ---- --output and SIGHUP ----
 progress "--output and SIGHUP"
 mkdir -p "$tmp/hup"
