@@ -3,7 +3,6 @@
  * match a Go host running logrus, so every rule below mirrors one of Go's
  * (the comments say which), and tests/test_log.c checks them against output
  * captured from real Go programs. */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,43 +251,6 @@ static bool shortest_exact(uint64_t mant, int exp, bool narrow_below, go_decimal
     return true;
 }
 
-static const double pow10_double[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The fast path, for most floats in logs were printed from short decimals
- * (12.5, 0.001). A float64 holds 53 bits, so when a decimal of at most 15
- * significant digits reads back as v it is the only one, and it is v rounded
- * to 15 digits. For |v| in about [1e-8, 1e37) that rounding is one product
- * by an exact power of ten (off by far less than a half unit), and checking
- * that it reads back is one more exact operation, correctly rounded as
- * strtod would round it. */
-static bool shortest_15(double abs, int exp2, go_decimal *dec)
-{
-#if FLT_EVAL_METHOD != 0
-    /* Wider intermediates (x87) would round twice: exact path only. */
-    (void)abs;
-    (void)exp2;
-    (void)dec;
-    return false;
-#endif
-    int p = 14 - floor_log10_pow2(exp2);
-    for (int attempt = 0; attempt < 2; attempt++, p--) {
-        if (p > 22 || p < -22)
-            return false;
-        double scaled = p >= 0 ? abs * pow10_double[p] : abs / pow10_double[-p];
-        if (scaled >= 1e15)
-            continue; /* the estimate of the exponent was one low */
-        uint64_t c = (uint64_t)(scaled + 0.5);
-        double back = p >= 0 ? (double)c / pow10_double[p] : (double)c * pow10_double[-p];
-        if (back != abs)
-            return false;
-        decimal_from_integer(c, -p, dec);
-        return true;
-    }
-    return false;
-}
-
 /* Parses "d.ddde±x" (any decimal-point character: the C locale may differ). */
 static void decimal_from_e_text(const char *text, go_decimal *dec)
 {
@@ -380,8 +342,6 @@ static void shortest_decimal(double abs, go_decimal *dec)
         return;
     }
     bool narrow_below = frac == 0 && biased > 1;
-    if (shortest_15(abs, biased - 1023, dec))
-        return;
     if (!shortest_exact(frac | 1ULL << 52, biased - 1075, narrow_below, dec))
         shortest_slow(abs, false, narrow_below, dec);
 }
@@ -565,44 +525,21 @@ static char *put_padded(char *p, uint64_t v, int width)
     return p + n;
 }
 
-/* Longest date text: a sign, the 11-digit years of the clamped extremes,
- * "-01-02". */
-#define DATE_TEXT_MAX 24
-
-/* "2006-01-02" for the day `days`; negative years print as Go's "-0001".
- * A log's times mostly fall on one day, so each thread keeps the last
- * date it printed (the formatters run on several threads at once). */
+/* "2006-01-02" for the day `days`; negative years print as Go's "-0001". */
 static char *put_date(char *p, int64_t days)
 {
-    static _Thread_local struct {
-        int64_t days;
-        bool valid;
-        size_t len;
-        char text[DATE_TEXT_MAX];
-    } last;
-    if (!last.valid || last.days != days) {
-        civil_date c;
-        civil_from_days(days, &c);
-        char *q = last.text;
-        if (c.year < 0) {
-            *q++ = '-';
-            q = put_padded(q, (uint64_t)0 - (uint64_t)c.year, 4);
-        } else {
-            q = put_padded(q, (uint64_t)c.year, 4);
-        }
-        *q++ = '-';
-        q = put2(q, c.month);
-        *q++ = '-';
-        q = put2(q, c.day);
-        last.len = (size_t)(q - last.text);
-        last.days = days;
-        last.valid = true;
+    civil_date c;
+    civil_from_days(days, &c);
+    if (c.year < 0) {
+        *p++ = '-';
+        p = put_padded(p, (uint64_t)0 - (uint64_t)c.year, 4);
+    } else {
+        p = put_padded(p, (uint64_t)c.year, 4);
     }
-    if (last.len == 10) /* a 4-digit year: a fixed-size copy */
-        memcpy(p, last.text, 10);
-    else
-        memcpy(p, last.text, last.len);
-    return p + last.len;
+    *p++ = '-';
+    p = put2(p, c.month);
+    *p++ = '-';
+    return put2(p, c.day);
 }
 
 /* The date, `sep`, then "15:04:05". */
@@ -1149,73 +1086,13 @@ static size_t json_plain_run(const unsigned char *s, size_t i, size_t len)
 }
 #endif
 
-#if defined(__SSE2__)
-static inline void store16(char *dst, __m128i v)
-{
-    _mm_storeu_si128((__m128i *)(void *)dst, v);
-}
-
-/* The length of the run of plain bytes that starts s, copied to dst on the
- * way: each block is stored whole before it is checked (dst has room for
- * len bytes, and the bytes from the first one to escape on are written
- * again by the caller). The same overlapping reads as json_plain_run. */
+/* The length of the run of plain bytes that starts s, copied to dst. */
 static inline size_t json_copy_plain(char *dst, const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    if (len >= 16) {
-        for (; i + 16 <= len; i += 16) {
-            __m128i v = load16(s + i);
-            store16(dst + i, v);
-            unsigned mask = json_special_mask(v);
-            if (mask)
-                return i + (size_t)__builtin_ctz(mask);
-        }
-        if (i == len)
-            return len;
-        size_t base = len - 16;
-        __m128i v = load16(s + base);
-        store16(dst + base, v);
-        unsigned mask = json_special_mask(v) >> (i - base);
-        return mask ? i + (size_t)__builtin_ctz(mask) : len;
-    }
-    if (len >= 8) {
-        uint64_t head, tail;
-        memcpy(&head, s, 8);
-        memcpy(&tail, s + len - 8, 8);
-        memcpy(dst, &head, 8);
-        memcpy(dst + len - 8, &tail, 8);
-        __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
-                                       _mm_loadl_epi64((const __m128i *)(const void *)(s + len - 8)));
-        unsigned mask = json_special_mask(v);
-        if (mask & 0xff)
-            return (size_t)__builtin_ctz(mask);
-        return mask ? len - 8 + (size_t)__builtin_ctz(mask >> 8) : len;
-    }
-    if (len >= 4) {
-        uint32_t head, tail;
-        memcpy(&head, s, 4);
-        memcpy(&tail, s + len - 4, 4);
-        memcpy(dst, &head, 4);
-        memcpy(dst + len - 4, &tail, 4);
-        __m128i v = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)head), _mm_cvtsi32_si128((int)tail));
-        unsigned mask = json_special_mask(v) & 0xff;
-        if (mask & 0xf)
-            return (size_t)__builtin_ctz(mask);
-        return mask ? len - 4 + (size_t)__builtin_ctz(mask >> 4) : len;
-    }
-    for (; i < len && json_plain_byte[s[i]]; i++)
-        dst[i] = (char)s[i];
-    return i;
+    size_t plain = len ? json_plain_run(s, 0, len) : 0;
+    vmu_copy_short(dst, s, plain);
+    return plain;
 }
-#else
-static inline size_t json_copy_plain(char *dst, const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    for (; i < len && json_plain_byte[s[i]]; i++)
-        dst[i] = (char)s[i];
-    return i;
-}
-#endif
 
 /* The rest of a string from its first byte to escape, u[i]; out->len is
  * where its text goes. short_escapes: Go 1.22's \b and \f for backspace
