@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/gofmt.h"
+#include "../core/log/gofmt.h"
 #include "vmutils_runtime_internal.h"
 
 #define MAX_DEPTH 128

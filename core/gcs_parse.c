@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "gofmt.h"
+#include "log/gofmt.h"
 
 /* ---- arena ---- */
 

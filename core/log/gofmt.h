@@ -20,6 +20,9 @@
 /* Longest decimal text of a 64-bit integer, sign included. */
 #define VMU_GO_INT_MAX 21
 
+/* "00" "01" ... "99": two digits at a time for the number and time units. */
+extern const char vmu_go_digit_pairs[201];
+
 /* A float64 as encoding/json writes it ("null" for NaN and infinities, which
  * encoding/json refuses). Returns the length written to dst. */
 size_t vmu_go_float_json(double value, char *dst);
