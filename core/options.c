@@ -10,6 +10,7 @@
 #include "any.pb-c.h"
 #include "field_scan.pb-c.h"
 #include "runhcs_options.pb-c.h"
+#include "json_member.h"
 #include "vmutils.h"
 
 typedef Containerd__Runhcs__V1__Options pb_options;
@@ -800,15 +801,6 @@ static void append_json_string(vmu_buf *out, const char *s, size_t len)
     vmu_buf_putc(out, '"');
 }
 
-static void append_json_name(vmu_buf *out, bool *first, const char *name)
-{
-    if (!*first)
-        vmu_buf_putc(out, ',');
-    *first = false;
-    append_json_string(out, name, strlen(name));
-    vmu_buf_putc(out, ':');
-}
-
 static void append_json_annotations(vmu_buf *out, const vmu_annotation *pairs, size_t count)
 {
     vmu_annotation *own = NULL;
@@ -843,13 +835,13 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
         switch (f->kind) {
         case VMU_OPTION_BOOL:
             if (*(const bool *)member) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_puts(out, "true");
             }
             break;
         case VMU_OPTION_INT32:
             if (*(const int32_t *)member) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_printf(out, "%d", (int)*(const int32_t *)member);
             }
             break;
@@ -858,7 +850,7 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
             int32_t v = *(const int32_t *)member;
             if (v == 0)
                 break;
-            append_json_name(out, &first, f->name);
+            vmu_json_member_key(out, &first, f->name);
             const char *name = vmu_option_enum_name(f->kind, v);
             if (name)
                 append_json_string(out, name, strlen(name));
@@ -869,20 +861,20 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
         case VMU_OPTION_STRING: {
             const vmu_options_string *s = (const vmu_options_string *)member;
             if (s->len) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 append_json_string(out, s->data, s->len);
             }
             break;
         }
         case VMU_OPTION_ANNOTATIONS:
             if (o->annotations && o->annotation_count) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 append_json_annotations(out, o->annotations, o->annotation_count);
             }
             break;
         case VMU_OPTION_OPTIONAL_BOOL:
             if (o->has_scrub_logs) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_puts(out, o->scrub_logs ? "true" : "false");
             }
             break;

@@ -448,7 +448,7 @@ static inline size_t json_copy_plain(char *dst, const unsigned char *s, size_t l
 
 /* The rest of a string from its first byte to escape, u[i]; out->len is
  * where its text goes. short_escapes: Go 1.22's \b and \f for backspace
- * and form feed, where earlier versions (and the log anchors) write
+ * and form feed, where Go 1.21 and before (and the log anchors) write
  * \u0008 and \u000c. */
 static __attribute__((noinline)) int json_string_rest(vmu_buf *out, const unsigned char *u,
                                                       size_t len, size_t i, bool short_escapes)
