@@ -11,6 +11,7 @@
 #include "field_scan.pb-c.h"
 #include "runhcs_options.pb-c.h"
 #include "json_member.h"
+#include "log/gofmt.h"
 #include "vmutils.h"
 
 typedef Containerd__Runhcs__V1__Options pb_options;
@@ -752,18 +753,13 @@ static void append_json_string(vmu_buf *out, const char *s, size_t len)
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t j = i + 1;
-            while (j < len && j - i < 4 && ((unsigned char)s[j] & 0xC0) == 0x80)
-                j++;
-            while (j > i + 1 && !utf8_valid((const uint8_t *)s + i, j - i))
-                j--;
-            if (utf8_valid((const uint8_t *)s + i, j - i)) {
-                vmu_buf_append(out, s + i, j - i);
-                i = j;
-            } else {
+            uint32_t rune;
+            size_t width = vmu_go_decode_rune((const unsigned char *)s + i, len - i, &rune);
+            if (width > 1)
+                vmu_buf_append(out, s + i, width);
+            else
                 vmu_buf_puts(out, "\\ufffd");
-                i++;
-            }
+            i += width;
             continue;
         }
         switch (c) {

@@ -660,6 +660,37 @@ static void test_json_escaping(void **state)
     free(json);
 }
 
+/* Each invalid byte becomes one \ufffd and a valid sequence is copied,
+ * whatever surrounds it: surrogates, overlong forms, code points past
+ * U+10FFFF, stray continuation bytes, a sequence cut by the end. */
+static void test_json_invalid_utf8_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},
+        {"\xc0\xaf", "\\ufffd\\ufffd"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
+        {"\xc3\xa9\xa9x", "\xc3\xa9\\ufffdx"},
+        {"\xe2\x82", "\\ufffd\\ufffd"},
+        {"\xf0\x9f\x98\x80\x80\x80\x80", "\xf0\x9f\x98\x80\\ufffd\\ufffd\\ufffd"},
+        {"\xe2\x82\xac\xe2\x82", "\xe2\x82\xac\\ufffd\\ufffd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vmu_runtime_options o;
+        vmu_runtime_options_init(&o);
+        o.log_level.data = cases[i].in;
+        o.log_level.len = strlen(cases[i].in);
+        char *json = json_of(&o);
+        char want[128];
+        snprintf(want, sizeof want, "{\"log_level\":\"%s\"}", cases[i].want);
+        assert_string_equal(json, want);
+        free(json);
+    }
+}
+
 static void test_json_sorts_hand_built_annotations(void **state)
 {
     (void)state;
@@ -829,6 +860,7 @@ int main(void)
         tests[n++] = (struct CMUnitTest)ROW_TEST(test_any_bytes, any_bytes_cases[i]);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_debug_record);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_escaping);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_invalid_utf8_cases);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_sorts_hand_built_annotations);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_marshal_bytes);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_round_trip);
