@@ -2,6 +2,7 @@
  * it: the log formatters must match a Go host running logrus, so every rule
  * below mirrors one of Go's (the comments say which), and tests/test_log.c
  * checks them against output captured from real Go programs. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,43 @@ static bool shortest_exact(uint64_t mant, int exp, bool narrow_below, go_decimal
     return true;
 }
 
+static const double pow10_double[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The fast path, for most floats in logs were printed from short decimals
+ * (12.5, 0.001). A float64 holds 53 bits, so when a decimal of at most 15
+ * significant digits reads back as v it is the only one, and it is v rounded
+ * to 15 digits. For |v| in about [1e-8, 1e37) that rounding is one product
+ * by an exact power of ten (off by far less than a half unit), and checking
+ * that it reads back is one more exact operation, correctly rounded as
+ * strtod would round it. */
+static bool shortest_15(double abs, int exp2, go_decimal *dec)
+{
+#if FLT_EVAL_METHOD != 0
+    /* Wider intermediates (x87) would round twice: exact path only. */
+    (void)abs;
+    (void)exp2;
+    (void)dec;
+    return false;
+#endif
+    int p = 14 - floor_log10_pow2(exp2);
+    for (int attempt = 0; attempt < 2; attempt++, p--) {
+        if (p > 22 || p < -22)
+            return false;
+        double scaled = p >= 0 ? abs * pow10_double[p] : abs / pow10_double[-p];
+        if (scaled >= 1e15)
+            continue; /* the estimate of the exponent was one low */
+        uint64_t c = (uint64_t)(scaled + 0.5);
+        double back = p >= 0 ? (double)c / pow10_double[p] : (double)c * pow10_double[-p];
+        if (back != abs)
+            return false;
+        decimal_from_integer(c, -p, dec);
+        return true;
+    }
+    return false;
+}
+
 /* Parses "d.ddde±x" (any decimal-point character: the C locale may differ). */
 static void decimal_from_e_text(const char *text, go_decimal *dec)
 {
@@ -335,6 +373,8 @@ static void shortest_decimal(double abs, go_decimal *dec)
         return;
     }
     bool narrow_below = frac == 0 && biased > 1;
+    if (shortest_15(abs, biased - 1023, dec))
+        return;
     if (!shortest_exact(frac | 1ULL << 52, biased - 1075, narrow_below, dec))
         shortest_slow(abs, false, narrow_below, dec);
 }
