@@ -18,9 +18,12 @@
  * The JSON formatter is the hot path of the GCS log forwarder: in the steady
  * state it allocates nothing (keys are sorted as an array of pointers on the
  * stack; only records or objects with very many fields use the heap), and
- * numbers and strings go straight into the output buffer. */
+ * numbers and strings go straight into the output buffer. Each thread keeps
+ * the sorted order and key text of the last few key sequences it wrote
+ * ("shapes", below), so a record shaped like a recent one is not sorted. */
 #include <string.h>
 
+#include "../load_word.h"
 #include "gofmt.h"
 
 /* One field of a record or object. The fields are gathered in input order
@@ -639,9 +642,250 @@ static int format_record(const vmu_log_record *record, vmu_buf *out, record_writ
     return rc == 0 ? 0 : fail_restoring(out, start);
 }
 
+/* ---- record shapes ----
+ *
+ * The records of one source come in a few shapes: the same keys in the same
+ * order, with other values. The sorted order of a shape, and the text of
+ * its keys with their punctuation, depend on its key sequence alone, so
+ * each thread keeps them for the last few sequences it saw. A record whose
+ * keys equal a kept sequence, byte for byte, is written from it without a
+ * sort; any other record is sorted and written by json_record, and its
+ * shape kept when it fits. */
+
+#define SHAPE_SLOTS 16
+#define SHAPE_FIELDS 16
+#define SHAPE_KEY_BYTES 256
+#define SHAPE_TEXT_BYTES 512
+/* Step texts up to this long are copied as one fixed-size move (the text
+ * array is padded so that the move never reads past it). */
+#define SHAPE_TEXT_COPY 32
+/* A step's field at or above this is one of the record's own keys. */
+#define SHAPE_FIXED 0xff00u
+
+typedef struct shape_step {
+    uint16_t text_off; /* `{"key":` or `,"key":` in text */
+    uint16_t text_len;
+    uint16_t field; /* the field's input position, or SHAPE_FIXED + FIXED_* */
+} shape_step;
+
+typedef struct record_shape {
+    uint64_t used; /* the thread's use count when last used; 0: empty */
+    size_t count;  /* input fields */
+    size_t steps;
+    uint16_t key_off[SHAPE_FIELDS];
+    uint16_t key_len[SHAPE_FIELDS];
+    shape_step step[SHAPE_FIELDS + FIXED_COUNT];
+    char keys[SHAPE_KEY_BYTES];
+    char text[SHAPE_TEXT_BYTES + SHAPE_TEXT_COPY];
+} record_shape;
+
+static _Thread_local struct {
+    record_shape slot[SHAPE_SLOTS];
+    uint64_t uses;
+    unsigned last;
+} shapes;
+
+/* a is a record's key (never read outside [a, a + len)), b a kept one. */
+static inline bool same_key(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        if (len > 16)
+            return memcmp(a, b, len) == 0;
+        return vmu_load64(a) == vmu_load64(b) && vmu_load64(a + len - 8) == vmu_load64(b + len - 8);
+    }
+    if (len >= 4)
+        return vmu_load32(a) == vmu_load32(b) && vmu_load32(a + len - 4) == vmu_load32(b + len - 4);
+    if (len == 0)
+        return true;
+    return a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1];
+}
+
+static bool shape_matches(const record_shape *s, const vmu_field *fields, size_t count)
+{
+    if (s->used == 0 || s->count != count)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        const vmu_field *f = &fields[i];
+        size_t len = f->key ? f->key_len : 0;
+        if (len != s->key_len[i] || !same_key(f->key, s->keys + s->key_off[i], len))
+            return false;
+    }
+    return true;
+}
+
+/* The kept shape of these fields, or NULL. */
+static record_shape *shape_find(const vmu_field *fields, size_t count)
+{
+    record_shape *s = &shapes.slot[shapes.last];
+    if (!shape_matches(s, fields, count)) {
+        unsigned i = 0;
+        for (; i < SHAPE_SLOTS; i++)
+            if (shape_matches(&shapes.slot[i], fields, count))
+                break;
+        if (i == SHAPE_SLOTS)
+            return NULL;
+        shapes.last = i;
+        s = &shapes.slot[i];
+    }
+    s->used = ++shapes.uses;
+    return s;
+}
+
+static bool shape_add_text(record_shape *s, size_t *text_len, const char *a, size_t a_len,
+                           const char *b, size_t b_len, const char *c, size_t c_len)
+{
+    if (a_len + b_len + c_len > SHAPE_TEXT_BYTES - *text_len)
+        return false;
+    char *d = s->text + *text_len;
+    memcpy(d, a, a_len);
+    if (b_len)
+        memcpy(d + a_len, b, b_len);
+    memcpy(d + a_len + b_len, c, c_len);
+    *text_len += a_len + b_len + c_len;
+    return true;
+}
+
+static bool shape_add_step(record_shape *s, size_t *text_len, unsigned field, const char *key,
+                           size_t key_len)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+    } fixed_text[FIXED_COUNT] = {
+        {"\"level\":\"", 9},
+        {"\"msg\":", 6},
+        {"\"time\":\"", 8},
+    };
+    shape_step *st = &s->step[s->steps];
+    size_t start = *text_len;
+    const char *open = s->steps == 0 ? "{" : ",";
+    bool fits = field >= SHAPE_FIXED
+                    ? shape_add_text(s, text_len, open, 1, NULL, 0,
+                                     fixed_text[field - SHAPE_FIXED].text,
+                                     fixed_text[field - SHAPE_FIXED].len)
+                    : shape_add_text(s, text_len, open[0] == '{' ? "{\"" : ",\"", 2, key,
+                                     key_len, "\":", 2);
+    if (!fits)
+        return false;
+    st->text_off = (uint16_t)start;
+    st->text_len = (uint16_t)(*text_len - start);
+    st->field = (uint16_t)field;
+    s->steps++;
+    return true;
+}
+
+/* Keeps the shape of these fields, sorted by sorted_members into m[0..n)
+ * (members is where sorted_members gathered them), in the least recently
+ * used slot, when it fits and its keys need no escape. */
+static void shape_keep(const vmu_field *fields, size_t count, const sorted_member *members,
+                       const member_ref *m, size_t n)
+{
+    if (count > SHAPE_FIELDS)
+        return;
+    record_shape *s = &shapes.slot[0];
+    for (unsigned i = 1; i < SHAPE_SLOTS; i++)
+        if (shapes.slot[i].used < s->used)
+            s = &shapes.slot[i];
+    s->used = 0;
+    s->steps = 0;
+    size_t key_bytes = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *key = fields[i].key;
+        size_t len = key ? fields[i].key_len : 0;
+        if (len > SHAPE_KEY_BYTES - key_bytes)
+            return;
+        if (len)
+            memcpy(s->keys + key_bytes, key, len);
+        s->key_off[i] = (uint16_t)key_bytes;
+        s->key_len[i] = (uint16_t)len;
+        key_bytes += len;
+    }
+    size_t text_len = 0;
+    unsigned fixed = 0;
+    for (size_t i = 0; i <= n; i++) {
+        while (fixed < FIXED_COUNT && (i == n || fixed_prefixes[fixed] <= m[i]->prefix)) {
+            if (!shape_add_step(s, &text_len, SHAPE_FIXED + fixed, NULL, 0))
+                return;
+            fixed++;
+        }
+        if (i == n)
+            break;
+        if (!vmu_go_json_is_plain(m[i]->key, m[i]->key_len) ||
+            !shape_add_step(s, &text_len, (unsigned)(m[i] - members), m[i]->key, m[i]->key_len))
+            return;
+    }
+    s->count = count;
+    s->used = ++shapes.uses;
+    shapes.last = (unsigned)(s - shapes.slot);
+}
+
+static int json_record_shaped(vmu_buf *out, const vmu_log_record *record,
+                              const record_shape *s)
+{
+    for (size_t i = 0; i < s->steps; i++) {
+        const shape_step *st = &s->step[i];
+        size_t len = st->text_len;
+        if (make_room(out, len > SHAPE_TEXT_COPY ? len : SHAPE_TEXT_COPY) != 0)
+            return -1;
+        char *d = out->data + out->len;
+        if (len <= SHAPE_TEXT_COPY)
+            memcpy(d, s->text + st->text_off, SHAPE_TEXT_COPY);
+        else
+            memcpy(d, s->text + st->text_off, len);
+        out->len += len;
+        int rc;
+        switch (st->field) {
+        case SHAPE_FIXED + FIXED_LEVEL: {
+            const char *name = vmu_log_level_name(record->level);
+            rc = put_bytes(out, name, strlen(name)) || put_char(out, '"');
+            break;
+        }
+        case SHAPE_FIXED + FIXED_MSG:
+            rc = vmu_go_json_string(out, record->msg ? record->msg : "",
+                                    record->msg ? record->msg_len : 0);
+            break;
+        case SHAPE_FIXED + FIXED_TIME: {
+            if (make_room(out, VMU_GO_RFC3339_MAX + 1) != 0)
+                return -1;
+            d = out->data + out->len;
+            size_t n = host_time_text(&record->time, d);
+            d[n] = '"';
+            out->len += n + 1;
+            rc = 0;
+            break;
+        }
+        default:
+            rc = json_field_value(out, &record->fields[st->field].value);
+            break;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return PUT_LITERAL(out, "}\n");
+}
+
 int vmu_log_format_json(const vmu_log_record *record, vmu_buf *out)
 {
-    return format_record(record, out, json_record);
+    if (!record || !out || out->failed)
+        return -1;
+    size_t start = out->len;
+    size_t count = record->fields ? record->field_count : 0;
+    const record_shape *shape = shape_find(record->fields, count);
+    if (shape)
+        return json_record_shaped(out, record, shape) == 0 ? 0 : fail_restoring(out, start);
+    sorted_member members[RECORD_STACK_MEMBERS];
+    member_ref order[RECORD_STACK_MEMBERS];
+    const member_space stack = {members, order};
+    member_space sorted;
+    ptrdiff_t n = sorted_members(record->fields, count, true, &stack, RECORD_STACK_MEMBERS,
+                                 &sorted);
+    if (n < 0)
+        return fail_restoring(out, start);
+    shape_keep(record->fields, count, sorted.members, sorted.order, (size_t)n);
+    int rc = json_record(out, record, sorted.order, (size_t)n);
+    if (sorted.members != members)
+        vmu_free(sorted.members);
+    return rc == 0 ? 0 : fail_restoring(out, start);
 }
 
 int vmu_log_format_text(const vmu_log_record *record, vmu_buf *out)
