@@ -265,41 +265,22 @@ static ProtobufCMessage *unpack_like_go(const ProtobufCMessageDescriptor *desc,
     return message;
 }
 
-/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF. */
+/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF.
+ * The rune decoder gives width 1 to every byte that starts no valid
+ * sequence. */
 static bool utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        size_t extra;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
+        uint32_t rune;
+        size_t width = vmu_go_decode_rune(s + i, n - i, &rune);
+        if (width == 1)
             return false;
-        }
-        if (n - i - 1 < extra || s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= extra; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-        i += extra + 1;
+        i += width;
     }
     return true;
 }

@@ -1,7 +1,8 @@
-/* Go's text for strings, byte for byte as Go 1.19's strconv, utf8 and encoding/json print
- * it: the log formatters must match a Go host running logrus, so every rule
- * below mirrors one of Go's (the comments say which), and tests/test_log.c
- * checks them against output captured from real Go programs. */
+/* Go's text for strings, byte for byte as Go 1.19's strconv, unicode/utf8
+ * and encoding/json print them: the log formatters must match a Go host
+ * running logrus, so every rule below mirrors one of Go's (the comments say
+ * which), and tests/test_log.c checks them against output captured from real
+ * Go programs. */
 #include <string.h>
 
 #include "copy_short.h"

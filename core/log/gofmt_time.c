@@ -1,7 +1,7 @@
-/* Go's text for times, byte for byte as Go 1.19's time package print
- * it: the log formatters must match a Go host running logrus, so every rule
- * below mirrors one of Go's (the comments say which), and tests/test_log.c
- * checks them against output captured from real Go programs. */
+/* Go's text for times, byte for byte as Go 1.19's time package prints them:
+ * the log formatters must match a Go host running logrus, so every rule below
+ * mirrors one of Go's (the comments say which), and tests/test_log.c checks
+ * them against output captured from real Go programs. */
 #include <string.h>
 #include <time.h>
 
