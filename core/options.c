@@ -265,29 +265,9 @@ static ProtobufCMessage *unpack_like_go(const ProtobufCMessageDescriptor *desc,
     return message;
 }
 
-/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF.
- * The rune decoder gives width 1 to every byte that starts no valid
- * sequence. */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t rune;
-        size_t width = vmu_go_decode_rune(s + i, n - i, &rune);
-        if (width == 1)
-            return false;
-        i += width;
-    }
-    return true;
-}
-
 static bool binary_utf8_valid(const ProtobufCBinaryData *b)
 {
-    return b->len == 0 || utf8_valid(b->data, b->len);
+    return b->len == 0 || vmu_go_utf8_valid(b->data, b->len);
 }
 
 static vmu_options_string string_of(const ProtobufCBinaryData *b)
@@ -614,7 +594,7 @@ static ProtobufCBinaryData binary_of(vmu_options_string s)
 
 static bool string_valid(vmu_options_string s)
 {
-    return s.len == 0 || (s.data && utf8_valid((const uint8_t *)s.data, s.len));
+    return s.len == 0 || (s.data && vmu_go_utf8_valid((const unsigned char *)s.data, s.len));
 }
 
 static int append_packed(const ProtobufCMessage *m, vmu_buf *out, vmu_err *err)

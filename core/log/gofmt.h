@@ -42,6 +42,8 @@ size_t vmu_go_time_string(const vmu_time *t, char *dst);
 /* utf8.DecodeRune: the rune at s and its size; invalid or truncated input
  * gives U+FFFD with size 1. len must be > 0. */
 size_t vmu_go_decode_rune(const unsigned char *s, size_t len, uint32_t *rune);
+/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF. */
+bool vmu_go_utf8_valid(const unsigned char *s, size_t len);
 /* strconv.IsPrint. */
 bool vmu_go_is_print(uint32_t rune);
 

@@ -241,6 +241,23 @@ static const uint32_t printable_astral[][2] = {
     {0xe0100, 0xe01ef},
 };
 
+bool vmu_go_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t rune;
+        size_t size = vmu_go_decode_rune(s + i, len - i, &rune);
+        if (size == 1)
+            return false;
+        i += size;
+    }
+    return true;
+}
+
 bool vmu_go_is_print(uint32_t rune)
 {
     if (rune < 0x80)
