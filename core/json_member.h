@@ -10,7 +10,7 @@
 
 /* Writes `"key":` after the comma that separates it from the previous
  * member; `first` tracks whether one was written. key is a field name of
- * letters and digits: it needs no escape. */
+ * ASCII letters, digits and underscores: it needs no escape. */
 static inline void vmu_json_member_key(vmu_buf *out, bool *first, const char *key)
 {
     if (!*first)
