@@ -38,7 +38,9 @@ ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden -pthread $(PKG_CF
 LDFLAGS  ?=
 ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 
-CORE_SRC    := $(wildcard core/*.c) $(wildcard core/gen/*.c)
+# Every unit of the core, its folders included (core/log/, ...); core/gen is
+# protoc-c's output.
+CORE_SRC    := $(sort $(wildcard core/*.c core/*/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 MODULE_SRC  := $(wildcard bindings/lua_*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
@@ -69,7 +71,7 @@ all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(RUNTIME_STATIC_LIB) 
 # The cmocka test binaries, built by test-only (not by all, nor by run).
 test-bins: $(TEST_BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h core/internal/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h core/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings -Icore/internal) -c $< -o $@
 

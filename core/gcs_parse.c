@@ -24,7 +24,8 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "gofmt.h"
+#include "log/gofmt.h"
+#include "load_word.h"
 
 /* ---- arena ---- */
 
@@ -709,15 +710,8 @@ static int string_slow(gcs_parser *p, const unsigned char *s, size_t len)
     return p->depth == 1 ? member_done(p, slot, raw, raw_len) : 1;
 }
 
-static inline uint32_t load32(const char *s)
-{
-    uint32_t v;
-    memcpy(&v, s, 4);
-    return v;
-}
-
 /* The key word of a literal (folded to a constant). */
-static inline uint32_t word32(const char *lit) { return load32(lit); }
+static inline uint32_t word32(const char *lit) { return vmu_load32(lit); }
 
 /* Callback results from here on: 1 to go on, 0 (stopped: out of memory). */
 static __attribute__((noinline)) int mark_key_grown(gcs_parser *p, size_t member, uint8_t kind)
@@ -760,7 +754,7 @@ static inline __attribute__((always_inline)) int note_top_key(gcs_parser *p, con
         }
         break;
     case 4:
-        w = load32(k);
+        w = vmu_load32(k);
         if ((w | 0x20202020u) == word32("time")) {
             p->pending_std = GCS_STD_TIME;
             if (w == word32("time"))
@@ -773,7 +767,7 @@ static inline __attribute__((always_inline)) int note_top_key(gcs_parser *p, con
         }
         break;
     case 5:
-        w = load32(k);
+        w = vmu_load32(k);
         if ((w | 0x20202020u) == word32("leve") && (k[4] | 0x20) == 'l') {
             p->pending_std = GCS_STD_LEVEL;
             if (w == word32("leve") && k[4] == 'l')
@@ -781,11 +775,11 @@ static inline __attribute__((always_inline)) int note_top_key(gcs_parser *p, con
         }
         break;
     case 6:
-        if (load32(k) == word32("Sour") && k[4] == 'c' && k[5] == 'e')
+        if (vmu_load32(k) == word32("Sour") && k[4] == 'c' && k[5] == 'e')
             p->source_member = member;
         break;
     case 7:
-        if (load32(k + 1) == word32("essa") && k[5] == 'g' && k[6] == 'e') {
+        if (vmu_load32(k + 1) == word32("essa") && k[5] == 'g' && k[6] == 'e') {
             if (k[0] == 'm') {
                 p->lower_message_member = member;
                 mark = GCS_MARK_LOWER_MESSAGE;

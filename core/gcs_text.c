@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "gofmt.h"
+#include "log/gofmt.h"
 
 static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 
@@ -54,18 +54,7 @@ size_t gcs_ascii_prefix(const uint8_t *s, size_t len)
 bool gcs_utf8_valid(const uint8_t *s, size_t len)
 {
     size_t i = gcs_ascii_prefix(s, len);
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t rune;
-        size_t size = vmu_go_decode_rune(s + i, len - i, &rune);
-        if (rune == 0xfffd && size == 1)
-            return false;
-        i += size;
-    }
-    return true;
+    return vmu_go_utf8_valid(s + i, len - i);
 }
 
 size_t gcs_utf8_repair(char *dst, const uint8_t *s, size_t len)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "json_member.h"
 #include "vmutils.h"
 
 static const char *const backing_type_names[] = {"", "Physical", "Virtual", "Hybrid"};
@@ -17,43 +18,33 @@ const char *vmu_memory_backing_type_name(vmu_memory_backing_type type)
 
 /* ---- JSON, as encoding/json writes the hcsschema structs ---- */
 
-/* Writes `"key":` with the comma that separates it from the previous
- * member; `first` tracks whether one was written. */
-static void json_key(vmu_buf *out, bool *first, const char *key)
-{
-    if (!*first)
-        vmu_buf_putc(out, ',');
-    *first = false;
-    vmu_buf_printf(out, "\"%s\":", key);
-}
-
 static void json_setting(vmu_buf *out, const vmu_numa_setting *s)
 {
     bool first = true;
     vmu_buf_putc(out, '{');
     if (s->virtual_node_number) {
-        json_key(out, &first, "VirtualNodeNumber");
+        vmu_json_member_key(out, &first, "VirtualNodeNumber");
         vmu_buf_printf(out, "%" PRIu32, s->virtual_node_number);
     }
     if (s->physical_node_number) {
-        json_key(out, &first, "PhysicalNodeNumber");
+        vmu_json_member_key(out, &first, "PhysicalNodeNumber");
         vmu_buf_printf(out, "%" PRIu32, s->physical_node_number);
     }
     if (s->virtual_socket_number) {
-        json_key(out, &first, "VirtualSocketNumber");
+        vmu_json_member_key(out, &first, "VirtualSocketNumber");
         vmu_buf_printf(out, "%" PRIu32, s->virtual_socket_number);
     }
     if (s->count_of_processors) {
-        json_key(out, &first, "CountOfProcessors");
+        vmu_json_member_key(out, &first, "CountOfProcessors");
         vmu_buf_printf(out, "%" PRIu32, s->count_of_processors);
     }
     if (s->count_of_memory_blocks) {
-        json_key(out, &first, "CountOfMemoryBlocks");
+        vmu_json_member_key(out, &first, "CountOfMemoryBlocks");
         vmu_buf_printf(out, "%" PRIu64, s->count_of_memory_blocks);
     }
     const char *backing = vmu_memory_backing_type_name(s->memory_backing_type);
     if (*backing) {
-        json_key(out, &first, "MemoryBackingType");
+        vmu_json_member_key(out, &first, "MemoryBackingType");
         vmu_buf_printf(out, "\"%s\"", backing);
     }
     vmu_buf_putc(out, '}');
@@ -67,18 +58,18 @@ int vmu_numa_format_json(const vmu_numa *numa, vmu_buf *out)
     bool first = true;
     vmu_buf_putc(out, '{');
     if (numa->virtual_node_count) {
-        json_key(out, &first, "VirtualNodeCount");
+        vmu_json_member_key(out, &first, "VirtualNodeCount");
         vmu_buf_printf(out, "%u", (unsigned)numa->virtual_node_count);
     }
     if (numa->preferred_physical_nodes_len && numa->preferred_physical_nodes) {
-        json_key(out, &first, "PreferredPhysicalNodes");
+        vmu_json_member_key(out, &first, "PreferredPhysicalNodes");
         vmu_buf_putc(out, '[');
         for (size_t i = 0; i < numa->preferred_physical_nodes_len; i++)
             vmu_buf_printf(out, i ? ",%" PRId64 : "%" PRId64, numa->preferred_physical_nodes[i]);
         vmu_buf_putc(out, ']');
     }
     if (numa->settings_len && numa->settings) {
-        json_key(out, &first, "Settings");
+        vmu_json_member_key(out, &first, "Settings");
         vmu_buf_putc(out, '[');
         for (size_t i = 0; i < numa->settings_len && !out->failed; i++) {
             if (i)
@@ -88,7 +79,7 @@ int vmu_numa_format_json(const vmu_numa *numa, vmu_buf *out)
         vmu_buf_putc(out, ']');
     }
     if (numa->max_size_per_node) {
-        json_key(out, &first, "MaxSizePerNode");
+        vmu_json_member_key(out, &first, "MaxSizePerNode");
         vmu_buf_printf(out, "%" PRIu64, numa->max_size_per_node);
     }
     vmu_buf_putc(out, '}');

@@ -10,6 +10,8 @@
 #include "any.pb-c.h"
 #include "field_scan.pb-c.h"
 #include "runhcs_options.pb-c.h"
+#include "json_member.h"
+#include "log/gofmt.h"
 #include "vmutils.h"
 
 typedef Containerd__Runhcs__V1__Options pb_options;
@@ -263,48 +265,9 @@ static ProtobufCMessage *unpack_like_go(const ProtobufCMessageDescriptor *desc,
     return message;
 }
 
-/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF. */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t extra;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (n - i - 1 < extra || s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= extra; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
 static bool binary_utf8_valid(const ProtobufCBinaryData *b)
 {
-    return b->len == 0 || utf8_valid(b->data, b->len);
+    return b->len == 0 || vmu_go_utf8_valid(b->data, b->len);
 }
 
 static vmu_options_string string_of(const ProtobufCBinaryData *b)
@@ -647,7 +610,7 @@ static ProtobufCBinaryData binary_of(vmu_options_string s)
 
 static bool string_valid(vmu_options_string s)
 {
-    return s.len == 0 || (s.data && utf8_valid((const uint8_t *)s.data, s.len));
+    return s.len == 0 || (s.data && vmu_go_utf8_valid((const unsigned char *)s.data, s.len));
 }
 
 static int append_packed(const ProtobufCMessage *m, vmu_buf *out, vmu_err *err)
@@ -767,18 +730,13 @@ static void append_json_string(vmu_buf *out, const char *s, size_t len)
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t j = i + 1;
-            while (j < len && j - i < 4 && ((unsigned char)s[j] & 0xC0) == 0x80)
-                j++;
-            while (j > i + 1 && !utf8_valid((const uint8_t *)s + i, j - i))
-                j--;
-            if (utf8_valid((const uint8_t *)s + i, j - i)) {
-                vmu_buf_append(out, s + i, j - i);
-                i = j;
-            } else {
+            uint32_t rune;
+            size_t width = vmu_go_decode_rune((const unsigned char *)s + i, len - i, &rune);
+            if (width > 1)
+                vmu_buf_append(out, s + i, width);
+            else
                 vmu_buf_puts(out, "\\ufffd");
-                i++;
-            }
+            i += width;
             continue;
         }
         switch (c) {
@@ -816,15 +774,6 @@ static void append_json_string(vmu_buf *out, const char *s, size_t len)
     vmu_buf_putc(out, '"');
 }
 
-static void append_json_name(vmu_buf *out, bool *first, const char *name)
-{
-    if (!*first)
-        vmu_buf_putc(out, ',');
-    *first = false;
-    append_json_string(out, name, strlen(name));
-    vmu_buf_putc(out, ':');
-}
-
 static void append_json_annotations(vmu_buf *out, const vmu_annotation *pairs, size_t count)
 {
     vmu_annotation *own = NULL;
@@ -859,13 +808,13 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
         switch (f->kind) {
         case VMU_OPTION_BOOL:
             if (*(const bool *)member) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_puts(out, "true");
             }
             break;
         case VMU_OPTION_INT32:
             if (*(const int32_t *)member) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_printf(out, "%d", (int)*(const int32_t *)member);
             }
             break;
@@ -874,7 +823,7 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
             int32_t v = *(const int32_t *)member;
             if (v == 0)
                 break;
-            append_json_name(out, &first, f->name);
+            vmu_json_member_key(out, &first, f->name);
             const char *name = vmu_option_enum_name(f->kind, v);
             if (name)
                 append_json_string(out, name, strlen(name));
@@ -885,20 +834,20 @@ int vmu_runtime_options_format_json(const vmu_runtime_options *o, vmu_buf *out)
         case VMU_OPTION_STRING: {
             const vmu_options_string *s = (const vmu_options_string *)member;
             if (s->len) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 append_json_string(out, s->data, s->len);
             }
             break;
         }
         case VMU_OPTION_ANNOTATIONS:
             if (o->annotations && o->annotation_count) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 append_json_annotations(out, o->annotations, o->annotation_count);
             }
             break;
         case VMU_OPTION_OPTIONAL_BOOL:
             if (o->has_scrub_logs) {
-                append_json_name(out, &first, f->name);
+                vmu_json_member_key(out, &first, f->name);
                 vmu_buf_puts(out, o->scrub_logs ? "true" : "false");
             }
             break;

@@ -661,6 +661,37 @@ static void test_json_escaping(void **state)
     free(json);
 }
 
+/* Each invalid byte becomes one \ufffd and a valid sequence is copied,
+ * whatever surrounds it: surrogates, overlong forms, code points past
+ * U+10FFFF, stray continuation bytes, a sequence cut by the end. */
+static void test_json_invalid_utf8_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},
+        {"\xc0\xaf", "\\ufffd\\ufffd"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
+        {"\xc3\xa9\xa9x", "\xc3\xa9\\ufffdx"},
+        {"\xe2\x82", "\\ufffd\\ufffd"},
+        {"\xf0\x9f\x98\x80\x80\x80\x80", "\xf0\x9f\x98\x80\\ufffd\\ufffd\\ufffd"},
+        {"\xe2\x82\xac\xe2\x82", "\xe2\x82\xac\\ufffd\\ufffd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vmu_runtime_options o;
+        vmu_runtime_options_init(&o);
+        o.log_level.data = cases[i].in;
+        o.log_level.len = strlen(cases[i].in);
+        char *json = json_of(&o);
+        char want[128];
+        snprintf(want, sizeof want, "{\"log_level\":\"%s\"}", cases[i].want);
+        assert_string_equal(json, want);
+        free(json);
+    }
+}
+
 static void test_json_sorts_hand_built_annotations(void **state)
 {
     (void)state;
@@ -781,6 +812,37 @@ static void test_encode_refuses_invalid_utf8(void **state)
     vmu_buf_free(&out);
 }
 
+/* utf8.Valid's edges: the encoder takes exactly the strings Go would. */
+static void test_encode_utf8_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool valid;
+    } cases[] = {
+        {"\xef\xbf\xbd", true},      /* U+FFFD itself */
+        {"\xf0\x9f\x98\x80", true},  /* a 4-byte rune */
+        {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF */
+        {"\xed\x9f\xbf", true},      /* U+D7FF, below the surrogates */
+        {"\xc0\xaf", false},          /* overlong */
+        {"\xe0\x80\xaf", false},     /* overlong */
+        {"\xed\xa0\x80", false},     /* a surrogate */
+        {"\xf4\x90\x80\x80", false}, /* past U+10FFFF */
+        {"a\x80", false},             /* a stray continuation byte */
+        {"\xe2\x82", false},          /* cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vmu_runtime_options o;
+        vmu_runtime_options_init(&o);
+        o.log_level = (vmu_options_string){cases[i].text, strlen(cases[i].text)};
+        vmu_buf out;
+        vmu_buf_init(&out);
+        vmu_err err;
+        assert_int_equal(vmu_runtime_options_encode(&o, &out, &err), cases[i].valid ? 0 : -1);
+        vmu_buf_free(&out);
+    }
+}
+
 static void test_null_safety(void **state)
 {
     (void)state;
@@ -830,10 +892,12 @@ int main(void)
         tests[n++] = (struct CMUnitTest)ROW_TEST(test_any_bytes, any_bytes_cases[i]);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_debug_record);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_escaping);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_invalid_utf8_cases);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_json_sorts_hand_built_annotations);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_marshal_bytes);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_round_trip);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_encode_refuses_invalid_utf8);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_encode_utf8_edges);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_null_safety);
     return _cmocka_run_group_tests("options", tests, n, NULL, NULL);
 }

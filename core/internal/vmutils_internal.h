@@ -9,6 +9,6 @@
 
 #include "../base64.h"
 #include "../gopath.h"
-#include "../gofmt.h"
+#include "../log/gofmt.h"
 
 #endif

@@ -23,6 +23,7 @@
  * ("shapes", below), so a record shaped like a recent one is not sorted. */
 #include <string.h>
 
+#include "../load_word.h"
 #include "gofmt.h"
 
 /* One field of a record or object. The fields are gathered in input order
@@ -648,8 +649,8 @@ static int format_record(const vmu_log_record *record, vmu_buf *out, record_writ
  * its keys with their punctuation, depend on its key sequence alone, so
  * each thread keeps them for the last few sequences it saw. A record whose
  * keys equal a kept sequence, byte for byte, is written from it without a
- * sort; any other record is sorted and written as before, and its shape
- * kept when it fits. */
+ * sort; any other record is sorted and written by json_record, and its
+ * shape kept when it fits. */
 
 #define SHAPE_SLOTS 16
 #define SHAPE_FIELDS 16
@@ -684,30 +685,16 @@ static _Thread_local struct {
     unsigned last;
 } shapes;
 
-static inline uint64_t load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* a is a record's key (never read outside [a, a + len)), b a kept one. */
 static inline bool same_key(const char *a, const char *b, size_t len)
 {
     if (len >= 8) {
         if (len > 16)
             return memcmp(a, b, len) == 0;
-        return load64(a) == load64(b) && load64(a + len - 8) == load64(b + len - 8);
+        return vmu_load64(a) == vmu_load64(b) && vmu_load64(a + len - 8) == vmu_load64(b + len - 8);
     }
     if (len >= 4)
-        return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
+        return vmu_load32(a) == vmu_load32(b) && vmu_load32(a + len - 4) == vmu_load32(b + len - 4);
     if (len == 0)
         return true;
     return a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1];

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "vmutils.h"
+#include "../load_word.h"
 
 struct vmu_logger {
     pthread_mutex_t lock;
@@ -32,15 +33,8 @@ const char *vmu_log_level_name(vmu_log_level level)
     return "unknown";
 }
 
-static inline uint32_t load32(const char *s)
-{
-    uint32_t v;
-    memcpy(&v, s, 4);
-    return v;
-}
-
 /* The word of a literal (folded to a constant). */
-static inline uint32_t word32(const char *lit) { return load32(lit); }
+static inline uint32_t word32(const char *lit) { return vmu_load32(lit); }
 
 /* logrus.ParseLevel's strings.ToLower and exact match, where OR-ing 0x20
  * lower-cases a word at once: a byte ORed with 0x20 equals a lower-case
@@ -53,14 +47,14 @@ static int parse_level_ascii(const char *s, size_t len, vmu_log_level *out)
     uint32_t w;
     switch (len) {
     case 4:
-        w = load32(s) | fold;
+        w = vmu_load32(s) | fold;
         if (w == word32("info"))
             return *out = VMU_LEVEL_INFO, 0;
         if (w == word32("warn"))
             return *out = VMU_LEVEL_WARN, 0;
         return -1;
     case 5: {
-        w = load32(s) | fold;
+        w = vmu_load32(s) | fold;
         char last = (char)(s[4] | 0x20);
         if (w == word32("debu") && last == 'g')
             return *out = VMU_LEVEL_DEBUG, 0;
@@ -75,7 +69,7 @@ static int parse_level_ascii(const char *s, size_t len, vmu_log_level *out)
         return -1;
     }
     case 7:
-        if ((load32(s) | fold) == word32("warn") && (load32(s + 3) | fold) == word32("ning"))
+        if ((vmu_load32(s) | fold) == word32("warn") && (vmu_load32(s + 3) | fold) == word32("ning"))
             return *out = VMU_LEVEL_WARN, 0;
         return -1;
     default:

@@ -20,6 +20,9 @@
 /* Longest decimal text of a 64-bit integer, sign included. */
 #define VMU_GO_INT_MAX 21
 
+/* "00" "01" ... "99": two digits at a time for the number and time units. */
+extern const char vmu_go_digit_pairs[201];
+
 /* A float64 as encoding/json writes it ("null" for NaN and infinities, which
  * encoding/json refuses). Returns the length written to dst. */
 size_t vmu_go_float_json(double value, char *dst);
@@ -39,6 +42,8 @@ size_t vmu_go_time_string(const vmu_time *t, char *dst);
 /* utf8.DecodeRune: the rune at s and its size; invalid or truncated input
  * gives U+FFFD with size 1. len must be > 0. */
 size_t vmu_go_decode_rune(const unsigned char *s, size_t len, uint32_t *rune);
+/* utf8.Valid: shortest forms only, no surrogates, nothing past U+10FFFF. */
+bool vmu_go_utf8_valid(const unsigned char *s, size_t len);
 /* strconv.IsPrint. */
 bool vmu_go_is_print(uint32_t rune);
 
