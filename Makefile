@@ -42,14 +42,16 @@ ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 # protoc-c's output.
 CORE_SRC    := $(sort $(wildcard core/*.c core/*/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
-MODULE_SRC  := $(wildcard bindings/lua_*.c)
+MODULE_SRC  := $(wildcard bindings/lua/*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
-RUNTIME_SRC := $(wildcard bindings/runtime*.c) bindings/main.c
+RUNTIME_SRC := $(wildcard bindings/cli/*.c)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
-# The C embedding API (bindings/vmutils_runtime.h): the runtime program and
+# The C embedding API (bindings/policy/vmutils_policy.h): the runtime program and
 # the hosts that embed policies link it with the module objects and Lua.
-EMBED_SRC   := $(wildcard bindings/vmutils_runtime*.c)
+EMBED_SRC   := $(wildcard bindings/policy/*.c)
 EMBED_OBJ   := $(EMBED_SRC:%.c=$(BUILD)/obj/%.o)
+# The binding's three folders: the Lua module, the policy runtime, the program.
+BINDINGS_INC := -Ibindings/lua -Ibindings/policy -Ibindings/cli
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -71,9 +73,9 @@ all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(RUNTIME_STATIC_LIB) 
 # The cmocka test binaries, built by test-only (not by all, nor by run).
 test-bins: $(TEST_BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h core/*/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*/*.h tests/*.h core/*.h core/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings -Icore/internal) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) $(BINDINGS_INC) -Icore/internal) -c $< -o $@
 
 $(STATIC_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -115,13 +117,13 @@ $(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 $(BUILD)/tests/test_runtime $(BUILD)/tests/test_runtime_sandbox: $(BUILD)/tests/%: tests/%.c \
   $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
 	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 # Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
 $(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Itests $(ALL_LDFLAGS) -o $@ $< \
 	  $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB)
@@ -214,7 +216,7 @@ install: all
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so
 	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so.$(SOMAJOR)
 	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so
-	install -m 644 core/include/vmutils.h bindings/vmutils_runtime.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 core/include/vmutils.h bindings/policy/vmutils_policy.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
 	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
@@ -225,7 +227,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(LIBDIR)/libvmutils-runtime.* \
-	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_runtime.h \
+	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_policy.h \
 	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils \
 	  $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
@@ -262,7 +264,7 @@ fuzz-binaries: $(FUZZ_BIN)
 $(FUZZ_LUA:%=$(BUILD)/fuzzers/%): $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(EMBED_OBJ) \
   $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Ifuzz $(ALL_LDFLAGS) -fsanitize=fuzzer \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Ifuzz $(ALL_LDFLAGS) -fsanitize=fuzzer \
 	  -Wl,-E -o $@ $< $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
 
 $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(STATIC_LIB)
@@ -274,9 +276,9 @@ $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(STATIC_LIB)
 # tests/test_fuzz_regressions.c: it replays saved inputs in every build
 # (plain, sanitize, memcheck, tsan).
 REPLAY_OBJ     = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/obj/replay/%.o)
-$(BUILD)/obj/replay/%.o: fuzz/%.c $(wildcard fuzz/*.h) $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h)
+$(BUILD)/obj/replay/%.o: fuzz/%.c $(wildcard fuzz/*.h) $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Ifuzz -DFUZZ_REPLAY \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Ifuzz -DFUZZ_REPLAY \
 	  -DLLVMFuzzerTestOneInput=replay_$*_one -DLLVMFuzzerInitialize=replay_$*_init -c $< -o $@
 $(BUILD)/tests/test_fuzz_regressions: tests/test_fuzz_regressions.c $(REPLAY_OBJ) $(EMBED_OBJ) \
   $(MODULE_OBJ) $(STATIC_LIB)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static double now(void)
 {

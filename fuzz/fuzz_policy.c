@@ -40,7 +40,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 
 #include "fuzz_input.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 #define BUDGET 262144u
 #define MEMORY ((size_t)4 << 20)

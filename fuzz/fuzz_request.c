@@ -22,7 +22,7 @@
 
 #include "fuzz_input.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static const char echo_policy[] = "return function(request) return request end";
 static const char canned_request[] =

@@ -30,7 +30,7 @@
 
 #include "../core/test_hooks.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 #define WALK_LIMIT 100000
 

@@ -1,4 +1,4 @@
-/* The embedding API (bindings/vmutils_runtime.h): loading and evaluating
+/* The embedding API (bindings/policy/vmutils_policy.h): loading and evaluating
  * policies, the request shape, the sorted JSON encoder, the sandbox, both
  * limits (and that the runtime stays usable after them), logging, one
  * runtime per thread, and bad arguments. */
@@ -19,7 +19,7 @@
 
 #include "../core/test_hooks.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,4 +1,4 @@
-/* A C host that embeds vmutils policies through bindings/vmutils_runtime.h:
+/* A C host that embeds vmutils policies through bindings/policy/vmutils_policy.h:
  * loads a policy once, evaluates a request, prints the document (compact
  * JSON with sorted keys) or the reason it was refused.
  *
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static char *read_file(const char *path, size_t *len)
 {

@@ -37,7 +37,7 @@ check "the installed Lua module loads" \
 
 # The policy runtime for C hosts.
 check "the runtime header and libraries are installed" \
-  "[ -f $tmp/prefix/include/vmutils_runtime.h ] && [ -f $tmp/prefix/lib/libvmutils-runtime.a ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so.0 ]"
+  "[ -f $tmp/prefix/include/vmutils_policy.h ] && [ -f $tmp/prefix/lib/libvmutils-runtime.a ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so.0 ]"
 check "pkg-config finds vmutils-runtime, at the library version" \
   "[ \"\$($pc --modversion vmutils-runtime)\" = \"\$($pc --modversion vmutils)\" ]"
 check "examples/embed builds with pkg-config vmutils-runtime against the installed tree" \
@@ -52,7 +52,7 @@ check "the static runtime and core archives link a policy host too" \
   "cc $san -std=c11 examples/embed/policy_host.c \$($pc --cflags vmutils-runtime) $tmp/prefix/lib/libvmutils-runtime.a $tmp/prefix/lib/libvmutils.a \$(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -lm -ldl -pthread -o $tmp/policy_host_static 2>$tmp/cc.log && ! ldd $tmp/policy_host_static | grep -q libvmutils && $tmp/policy_host_static scripts/policies/lcow.lua examples/lcow-request.json | cmp -s - $tmp/cli.json"
 
 check "DESTDIR stages the same tree" \
-  "make -s install BUILD=$BUILD PREFIX=/usr/local DESTDIR=$tmp/stage >/dev/null 2>&1 && [ -f $tmp/stage/usr/local/include/vmutils.h ] && [ -f $tmp/stage/usr/local/include/vmutils_runtime.h ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils.pc ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils-runtime.pc ] && [ -L $tmp/stage/usr/local/lib/libvmutils.so ] && [ -L $tmp/stage/usr/local/lib/libvmutils-runtime.so ]"
+  "make -s install BUILD=$BUILD PREFIX=/usr/local DESTDIR=$tmp/stage >/dev/null 2>&1 && [ -f $tmp/stage/usr/local/include/vmutils.h ] && [ -f $tmp/stage/usr/local/include/vmutils_policy.h ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils.pc ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils-runtime.pc ] && [ -L $tmp/stage/usr/local/lib/libvmutils.so ] && [ -L $tmp/stage/usr/local/lib/libvmutils-runtime.so ]"
 check "the staged .pc files name the final prefix, not the staging directory" \
   "grep -q '^libdir=/usr/local/lib\$' $tmp/stage/usr/local/lib/pkgconfig/vmutils-runtime.pc && ! grep -q $tmp $tmp/stage/usr/local/lib/pkgconfig/*.pc"
 check "the shared libraries carry versioned sonames" \

@@ -10,7 +10,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 #define MAX_CAPTURES 32 /* LUA_MAXCAPTURES */
 #define MAX_DEPTH 200   /* nested match calls before "pattern too complex" */

@@ -1,8 +1,8 @@
 /* Internal header of `vmutils gcs-logs`: what its command line sets, parsed
- * once (runtime_gcs.c) for both of its modes, the single stream and the
- * --listen service (runtime_gcs_listen.c). */
-#ifndef VMUTILS_RUNTIME_GCS_H
-#define VMUTILS_RUNTIME_GCS_H
+ * once (cli_gcs.c) for both of its modes, the single stream and the
+ * --listen service (cli_gcs_listen.c). */
+#ifndef VMUTILS_CLI_GCS_H
+#define VMUTILS_CLI_GCS_H
 
 #include <stdbool.h>
 
@@ -37,7 +37,7 @@ typedef struct vmu_gcs_cli {
     const char *service_option; /* the first service-only option given */
 } vmu_gcs_cli;
 
-/* Runs the service (runtime_gcs_listen.c); returns the exit status. */
+/* Runs the service (cli_gcs_listen.c); returns the exit status. */
 int vmu_gcs_listen_run(const vmu_gcs_cli *args);
 
 #endif

@@ -1,10 +1,16 @@
-/* Internal header of the runtime program (build/vmutils): the subcommands,
- * each in its own file and dispatched from main.c's command table, and the
- * conventions they share (messages, exit statuses, --help). */
-#ifndef VMUTILS_RUNTIME_H
-#define VMUTILS_RUNTIME_H
+/* Internal header of the program build/vmutils: the subcommands, each in
+ * its own file and dispatched from main.c's command table; the conventions
+ * they share (messages, exit statuses, --help); and the Lua pieces the
+ * commands run, repl and policy share: a full Lua state with vmutils
+ * preloaded, calls that Ctrl-C can interrupt, and the REPL's value printer. */
+#ifndef VMUTILS_CLI_H
+#define VMUTILS_CLI_H
 
 #include <stdbool.h>
+
+#include <lua.h>
+
+#include "vmutils.h"
 
 /* Exit statuses, the same for every command. */
 #define VMU_EXIT_OK 0
@@ -16,7 +22,7 @@ int vmu_cmd_run(int argc, char **argv);
 int vmu_cmd_policy(int argc, char **argv);
 int vmu_cmd_repl(int argc, char **argv);
 int vmu_cmd_gcs_logs(int argc, char **argv);
-/* `vmutils host`: the host NUMA topology (runtime_host.c). */
+/* `vmutils host`: the host NUMA topology (cli_host.c). */
 int vmu_cmd_host(int argc, char **argv);
 /* Runs standard input as a script (`vmutils < script.lua`). */
 int vmu_cmd_stdin(void);
@@ -40,5 +46,22 @@ int vmu_cli_open_input(const char *path);
 /* Checks that path names a file that can be opened for reading and is not a
  * directory; otherwise prints why. Returns 0 or VMU_EXIT_USAGE. */
 int vmu_cli_check_input(const char *path);
+
+#define VMU_PROGRAM_VERSION "vmutils " VMU_VERSION_STRING
+
+/* A state with the standard libraries and vmutils (global and
+ * package.loaded); NULL when memory runs out (a message is printed). */
+lua_State *vmu_cli_new_state(void);
+/* lua_pcall with a traceback handler; Ctrl-C during the call stops it with
+ * "interrupted!" (lua.c's laction). */
+int vmu_cli_docall(lua_State *L, int nargs, int nresults);
+/* Prints the error on the stack top (if status is not LUA_OK) to stderr as
+ * "vmutils CMD: message" and pops it. Returns status. */
+int vmu_cli_report(lua_State *L, int status);
+
+/* Appends the value at idx as the REPL shows it: tables with sorted keys,
+ * nesting cut at max_depth, cycles named instead of followed. Raises on
+ * errors of __tostring metamethods. */
+void vmu_repl_format(lua_State *L, int idx, int max_depth, vmu_buf *out);
 
 #endif

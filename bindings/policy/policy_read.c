@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "vmutils_runtime_read.h"
+#include "policy_read.h"
 
 #define READ_CHUNK 65536
 

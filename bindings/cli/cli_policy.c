@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime_cli.h"
-#include "vmutils_runtime.h"
-#include "vmutils_runtime_read.h"
+#include "cli.h"
+#include "vmutils_policy.h"
+#include "policy_read.h"
 
 /* A count with an optional K, M or G (powers of 1024) suffix. */
 static int parse_size(const char *text, uint64_t *out)

@@ -9,7 +9,7 @@
 #include <lualib.h>
 
 #include "lua_vmutils.h"
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 /* Weak-keyed set of the tables the sandbox's rawset must not touch. */
 static const char key_protected = 'p';

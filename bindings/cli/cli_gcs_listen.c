@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime.h"
-#include "runtime_gcs.h"
+#include "cli.h"
+#include "cli_gcs.h"
 #include "vmutils.h"
 #include "vmutils/gcs_server.h"
 

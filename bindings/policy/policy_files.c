@@ -16,7 +16,7 @@
 
 #include <lualib.h>
 
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 /* Registry key of the table whose keys are the file handles policies opened
  * (strong keys: an unreferenced handle stays counted until the call ends,

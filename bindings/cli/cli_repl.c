@@ -14,7 +14,7 @@
 #include <editline/readline.h>
 #include <lauxlib.h>
 
-#include "runtime_cli.h"
+#include "cli.h"
 
 #define PROMPT "> "
 #define PROMPT_MORE ">> "

@@ -12,7 +12,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "vmutils_internal.h"
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 /* ---- the strict check ----------------------------------------------------
  * yajl's parser follows RFC 8259 to the letter (no hexadecimal, nan, inf,

@@ -1,6 +1,6 @@
 /* build/vmutils: the runtime program. Picks the command from the table
  * below (one row per command: its name, its line in the overview, its help
- * and the function that runs it; each lives in its own runtime_*.c), and
+ * and the function that runs it; each lives in its own cli_*.c), and
  * holds the conventions every command shares: messages that start
  * "vmutils CMD: ", usage errors that point at --help, one table of exit
  * statuses. */
@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime.h"
-#include "runtime_cli.h"
+#include "cli.h"
 
 typedef struct command {
     const char *name;

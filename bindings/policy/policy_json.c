@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "vmutils_internal.h"
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 #define MAX_DEPTH 128
 #define SMALL_OBJECT 16 /* keys sorted on the C stack; larger objects use the heap */

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime.h"
-#include "runtime_cli.h"
+#include "cli.h"
 #include "vmutils.h"
 
 /* "0-3,8,10-11" */

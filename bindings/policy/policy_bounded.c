@@ -5,7 +5,7 @@
  * errors are those of Lua's own functions. The others (string.rep with a
  * non-empty result, table.concat, table.unpack, string.byte...) do work in
  * proportion to the memory they allocate, which the cap bounds. */
-#include "vmutils_runtime_internal.h"
+#include "policy_internal.h"
 
 #define CHARGE_STEP 4096
 

@@ -1,7 +1,7 @@
-/* Internal header of the embedding runtime: the pieces of vmutils_runtime.c
- * (state, limits, calls), vmutils_runtime_sandbox.c (the policy
- * environment), vmutils_runtime_request.c (request preparation) and
- * vmutils_runtime_json.c (the sorted JSON encoder) share these. */
+/* Internal header of the embedding runtime: the pieces of policy.c
+ * (state, limits, calls), policy_sandbox.c (the policy
+ * environment), policy_request.c (request preparation) and
+ * policy_json.c (the sorted JSON encoder) share these. */
 #ifndef VMUTILS_RUNTIME_INTERNAL_H
 #define VMUTILS_RUNTIME_INTERNAL_H
 
@@ -9,7 +9,7 @@
 #include <lua.h>
 
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 /* Registry keys (their addresses) of what the runtime keeps in its state. */
 extern const char vmu_rt_key_cjson;       /* the real cjson module table */
@@ -48,7 +48,7 @@ void vmu_request_prepare(lua_State *L, int idx);
 void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, const char *too_long,
                      vmu_buf *out);
 
-/* The call's limits, for the sandbox's own C functions (vmutils_runtime.c).
+/* The call's limits, for the sandbox's own C functions (policy.c).
  * vmu_rt_charge counts `work` units of C work against the instruction
  * budget and checks the deadline, raising the limit's error when either is
  * reached. vmu_rt_scratch is an empty buffer outside the state that the
@@ -63,22 +63,22 @@ size_t vmu_rt_memory_room(lua_State *L);
 vmu_buf *vmu_rt_scratch(lua_State *L);
 vmu_buf *vmu_rt_scratch_text(lua_State *L); /* as it is, not emptied */
 
-/* Per call into the policy (vmutils_runtime_sandbox.c): begin restarts
+/* Per call into the policy (policy_sandbox.c): begin restarts
  * the random generator (protected mode); end closes the files the policy
  * left open (allocates nothing). */
 void vmu_sandbox_begin_call(lua_State *L);
 void vmu_sandbox_end_call(lua_State *L);
 
 /* The bounded replacements of string.rep, table.move, table.insert and
- * table.remove (vmutils_runtime_bounded.c), set into the library copy at
+ * table.remove (policy_bounded.c), set into the library copy at
  * `lib`. */
 void vmu_bounded_string(lua_State *L, int lib);
 void vmu_bounded_table(lua_State *L, int lib);
 /* string.find, match, gmatch and gsub with a matcher that counts its steps
- * (vmutils_runtime_patterns.c), set into the library copy at `lib`. */
+ * (policy_patterns.c), set into the library copy at `lib`. */
 void vmu_bounded_patterns(lua_State *L, int lib);
 
-/* The policy's io table, open, lines and type (vmutils_runtime_files.c),
+/* The policy's io table, open, lines and type (policy_files.c),
  * pushed; and closing every file policies left open. */
 void vmu_files_push_io(lua_State *L);
 void vmu_files_close_all(lua_State *L);

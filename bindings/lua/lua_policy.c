@@ -8,8 +8,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "lua_vmutils.h"
-#include "vmutils_runtime.h"
-#include "vmutils_runtime_internal.h"
+#include "vmutils_policy.h"
+#include "policy_internal.h"
 
 /* Nesting past which a document is not read back (the encoder writes no
  * more than 128 levels). */

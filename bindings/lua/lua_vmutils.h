@@ -10,7 +10,7 @@
 
 #include "lua_aux.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 /* Each adds its functions (and values) to the module table on the stack top. */
 void vmu_lua_register_constants(lua_State *L);

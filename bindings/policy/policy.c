@@ -11,8 +11,8 @@
 #include <lualib.h>
 
 #include "lua_vmutils.h"
-#include "vmutils_runtime_internal.h"
-#include "vmutils_runtime_read.h"
+#include "policy_internal.h"
+#include "policy_read.h"
 
 /* The hook runs every HOOK_STEP instructions: often enough that a budget is
  * honoured to within that many instructions, rarely enough to cost nothing. */

@@ -8,7 +8,7 @@
 
 #include <lauxlib.h>
 
-#include "runtime_cli.h"
+#include "cli.h"
 
 #define LINE_WIDTH 72
 #define MAX_ITEMS 1000 /* items shown per table; the rest are counted */

@@ -1,5 +1,5 @@
 /* `vmutils gcs-logs`: its options, parsed here for both of its modes (the
- * --listen service runs in runtime_gcs_listen.c), and the single stream:
+ * --listen service runs in cli_gcs_listen.c), and the single stream:
  * forwards a GCS log stream from a file or stdin and prints the records on
  * stdout, the bytes the Go anchor prints (the host
  * "time" aside). Records are formatted on a second thread (vmu_log_async)
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime.h"
-#include "runtime_gcs.h"
+#include "cli.h"
+#include "cli_gcs.h"
 #include "vmutils.h"
 #include "vmutils/gcs_server.h"
 

@@ -8,8 +8,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "runtime_cli.h"
-#include "vmutils_runtime.h"
+#include "cli.h"
+#include "vmutils_policy.h"
 
 /* The state a Ctrl-C should stop; set only around vmu_cli_docall. */
 static lua_State *volatile interrupted_state;
