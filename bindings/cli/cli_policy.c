@@ -122,7 +122,7 @@ static int failure_status(const char *message)
 }
 
 /* The size options: each sets one field of the config (0: no cap). */
-static size_t *size_option(vmu_runtime_config *config, const char *name)
+static size_t *size_option(vmu_policy_config *config, const char *name)
 {
     if (strcmp(name, "--max-document-bytes") == 0)
         return &config->max_document_bytes;
@@ -135,8 +135,8 @@ static size_t *size_option(vmu_runtime_config *config, const char *name)
 
 int vmu_cmd_policy(int argc, char **argv)
 {
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.json_indent = 2;
     const char *positional[2] = {NULL, NULL};
     int npositional = 0;
@@ -200,34 +200,34 @@ int vmu_cmd_policy(int argc, char **argv)
         return exit_status;
     }
     vmu_err err = {{0}};
-    vmu_runtime *rt = vmu_runtime_new(&config, &err);
+    vmu_policy *rt = vmu_policy_new(&config, &err);
     if (!rt) {
         vmu_cli_error("%s", err.msg);
         vmu_buf_free(&request);
         return VMU_EXIT_FAILED;
     }
     exit_status = VMU_EXIT_FAILED;
-    if (vmu_runtime_load_policy_file(rt, positional[0]) != VMU_RUNTIME_OK) {
-        vmu_cli_error("%s", vmu_runtime_error(rt));
-        exit_status = failure_status(vmu_runtime_error(rt));
+    if (vmu_policy_load_file(rt, positional[0]) != VMU_POLICY_OK) {
+        vmu_cli_error("%s", vmu_policy_error(rt));
+        exit_status = failure_status(vmu_policy_error(rt));
     } else {
         const char *document;
         size_t len;
-        switch (vmu_runtime_evaluate(rt, request.data ? request.data : "", request.len, &document,
-                                     &len)) {
-        case VMU_RUNTIME_OK:
+        switch (vmu_policy_evaluate(rt, request.data ? request.data : "", request.len, &document,
+                                    &len)) {
+        case VMU_POLICY_OK:
             exit_status = write_document(document, len);
             break;
-        case VMU_RUNTIME_REJECTED:
-            vmu_cli_error("%s", vmu_runtime_error(rt));
+        case VMU_POLICY_REJECTED:
+            vmu_cli_error("%s", vmu_policy_error(rt));
             break;
-        case VMU_RUNTIME_ERROR:
-            vmu_cli_error("%s", vmu_runtime_error(rt));
-            exit_status = failure_status(vmu_runtime_error(rt));
+        case VMU_POLICY_ERROR:
+            vmu_cli_error("%s", vmu_policy_error(rt));
+            exit_status = failure_status(vmu_policy_error(rt));
             break;
         }
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     vmu_buf_free(&request);
     return exit_status;
 }

@@ -1,4 +1,4 @@
-/* The Lua binding's auxiliary helpers (bindings/lua_aux.c). */
+/* The Lua binding's auxiliary helpers (lua_aux.c). */
 #ifndef VMUTILS_LUA_AUX_H
 #define VMUTILS_LUA_AUX_H
 

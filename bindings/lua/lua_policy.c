@@ -70,15 +70,15 @@ static int l_json_encode(lua_State *L)
     size_t headroom = vmu_lua_headroom(L);
     vmu_buf *out = vmu_lua_push_buf_box(L);
     encode_job job = {out, headroom == SIZE_MAX ? SIZE_MAX - 1 : headroom / 2,
-                      VMU_RUNTIME_ERR_MEMORY};
+                      VMU_POLICY_ERR_MEMORY};
     lua_pushcfunction(L, encode_protected);
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, &job);
     int status = lua_pcall(L, 2, 0, 0);
     const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
-    if (status == LUA_ERRMEM || (why && strcmp(why, VMU_RUNTIME_ERR_MEMORY) == 0)) {
+    if (status == LUA_ERRMEM || (why && strcmp(why, VMU_POLICY_ERR_MEMORY) == 0)) {
         vmu_buf_free(out);
-        return vmu_lua_fail(L, VMU_RUNTIME_ERR_MEMORY);
+        return vmu_lua_fail(L, VMU_POLICY_ERR_MEMORY);
     }
     if (status != LUA_OK) /* what JSON cannot hold: the argument is wrong */
         return luaL_argerror(L, 1, why ? why : "cannot encode it as JSON");
@@ -166,13 +166,13 @@ static void push_document(lua_State *L, const char *json)
 /* ---- policy.evaluate --------------------------------------------------------- */
 
 typedef struct runtime_box {
-    vmu_runtime *rt;
+    vmu_policy *rt;
 } runtime_box;
 
 static int runtime_box_gc(lua_State *L)
 {
     runtime_box *box = lua_touserdata(L, 1);
-    vmu_runtime_free(box->rt);
+    vmu_policy_free(box->rt);
     box->rt = NULL;
     return 0;
 }
@@ -207,13 +207,13 @@ static void opt_size(lua_State *L, int opts, const char *key, size_t *out)
     *out = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
 }
 
-static void check_options(lua_State *L, vmu_runtime_config *config)
+static void check_options(lua_State *L, vmu_policy_config *config)
 {
     static const char *const known[] = {"instructions",       "memory",
                                         "max_document_bytes", "max_request_bytes",
                                         "max_policy_bytes",   "indent",
                                         NULL};
-    vmu_runtime_config_init(config);
+    vmu_policy_config_init(config);
     if (lua_isnoneornil(L, 3))
         return;
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -252,7 +252,7 @@ static int l_policy_evaluate(lua_State *L)
     if (request_type != LUA_TNONE && request_type != LUA_TNIL && request_type != LUA_TSTRING &&
         request_type != LUA_TTABLE)
         return luaL_typeerror(L, 2, "JSON string, table or nil");
-    vmu_runtime_config config;
+    vmu_policy_config config;
     check_options(L, &config);
     if (get_headroom_hook(L))
         return luaL_error(L, "policy.evaluate is not available in a capped Lua state (a policy)");
@@ -276,34 +276,34 @@ static int l_policy_evaluate(lua_State *L)
 
     runtime_box *box = push_runtime_box(L);
     vmu_err err = {{0}};
-    box->rt = vmu_runtime_new(&config, &err);
+    box->rt = vmu_policy_new(&config, &err);
     if (!box->rt)
         return vmu_lua_fail(L, err.msg);
-    vmu_runtime *rt = box->rt;
+    vmu_policy *rt = box->rt;
     /* The policy's warnings go where this state's go, past its level. */
     vmu_logger *caller_logger = vmu_lua_logger(L);
-    vmu_logger_set_level(vmu_runtime_logger(rt), vmu_logger_get_level(caller_logger));
-    vmu_logger_set_sink(vmu_runtime_logger(rt), forward_record, caller_logger);
+    vmu_logger_set_level(vmu_policy_logger(rt), vmu_logger_get_level(caller_logger));
+    vmu_logger_set_sink(vmu_policy_logger(rt), forward_record, caller_logger);
 
-    vmu_runtime_status status =
+    vmu_policy_status status =
         names_a_file(policy, policy_len)
-            ? vmu_runtime_load_policy_file(rt, policy)
-            : vmu_runtime_load_policy(rt, policy, policy_len, "=policy");
+            ? vmu_policy_load_file(rt, policy)
+            : vmu_policy_load(rt, policy, policy_len, "=policy");
     const char *document = NULL;
     size_t document_len = 0;
-    if (status == VMU_RUNTIME_OK)
-        status = vmu_runtime_evaluate(rt, request, request_len, &document, &document_len);
-    if (status != VMU_RUNTIME_OK) {
+    if (status == VMU_POLICY_OK)
+        status = vmu_policy_evaluate(rt, request, request_len, &document, &document_len);
+    if (status != VMU_POLICY_OK) {
         lua_pushnil(L);
-        lua_pushstring(L, vmu_runtime_error(rt));
-        lua_pushstring(L, status == VMU_RUNTIME_REJECTED ? "rejected" : "failed");
-        vmu_runtime_free(box->rt);
+        lua_pushstring(L, vmu_policy_error(rt));
+        lua_pushstring(L, status == VMU_POLICY_REJECTED ? "rejected" : "failed");
+        vmu_policy_free(box->rt);
         box->rt = NULL;
         return 3;
     }
     push_document(L, document);
     lua_pushlstring(L, document, document_len);
-    vmu_runtime_free(box->rt);
+    vmu_policy_free(box->rt);
     box->rt = NULL;
     return 2;
 }

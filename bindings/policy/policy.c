@@ -18,16 +18,16 @@
  * honoured to within that many instructions, rarely enough to cost nothing. */
 #define HOOK_STEP 10000
 
-const char vmu_rt_key_cjson = 'c';
-const char vmu_rt_key_vmutils = 'v';
-const char vmu_rt_key_libraries = 'l';
+const char vmu_policy_key_cjson = 'c';
+const char vmu_policy_key_vmutils = 'v';
+const char vmu_policy_key_libraries = 'l';
 static const char key_runtime = 'r';
 
 /* Which limit ended the call: the message every later error of the call
  * is replaced by, since a policy may catch the first with pcall. */
 typedef enum limit_reached { LIMIT_NONE, LIMIT_BUDGET, LIMIT_TIME } limit_reached;
 
-struct vmu_runtime {
+struct vmu_policy {
     lua_State *L;
     size_t memory_in_use;
     size_t memory_limit;
@@ -49,23 +49,23 @@ struct vmu_runtime {
     vmu_buf error;
 };
 
-void vmu_runtime_config_init(vmu_runtime_config *config)
+void vmu_policy_config_init(vmu_policy_config *config)
 {
-    config->instruction_budget = VMU_RUNTIME_DEFAULT_INSTRUCTION_BUDGET;
-    config->memory_limit = VMU_RUNTIME_DEFAULT_MEMORY_LIMIT;
+    config->instruction_budget = VMU_POLICY_DEFAULT_INSTRUCTION_BUDGET;
+    config->memory_limit = VMU_POLICY_DEFAULT_MEMORY_LIMIT;
     config->json_indent = 0;
-    config->time_limit_ms = VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS;
-    config->max_open_files = VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES;
-    config->max_document_bytes = VMU_RUNTIME_DEFAULT_MAX_DOCUMENT_BYTES;
-    config->max_request_bytes = VMU_RUNTIME_DEFAULT_MAX_REQUEST_BYTES;
-    config->max_policy_bytes = VMU_RUNTIME_DEFAULT_MAX_POLICY_BYTES;
+    config->time_limit_ms = VMU_POLICY_DEFAULT_TIME_LIMIT_MS;
+    config->max_open_files = VMU_POLICY_DEFAULT_MAX_OPEN_FILES;
+    config->max_document_bytes = VMU_POLICY_DEFAULT_MAX_DOCUMENT_BYTES;
+    config->max_request_bytes = VMU_POLICY_DEFAULT_MAX_REQUEST_BYTES;
+    config->max_policy_bytes = VMU_POLICY_DEFAULT_MAX_POLICY_BYTES;
 }
 
 /* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
  * retry, then raise "not enough memory", and the state stays consistent. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    vmu_runtime *rt = ud;
+    vmu_policy *rt = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
         free(ptr);
@@ -81,7 +81,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return grown;
 }
 
-static void set_error(vmu_runtime *rt, const char *msg, size_t len)
+static void set_error(vmu_policy *rt, const char *msg, size_t len)
 {
     vmu_buf_reset(&rt->error);
     if (vmu_buf_append(&rt->error, msg, len) < 0 || vmu_buf_putc(&rt->error, '\0') < 0) {
@@ -90,16 +90,16 @@ static void set_error(vmu_runtime *rt, const char *msg, size_t len)
     }
 }
 
-static void set_error_str(vmu_runtime *rt, const char *msg) { set_error(rt, msg, strlen(msg)); }
+static void set_error_str(vmu_policy *rt, const char *msg) { set_error(rt, msg, strlen(msg)); }
 
 /* Takes the error object on the stack top as the runtime's message. */
-static void take_error(vmu_runtime *rt, int status)
+static void take_error(vmu_policy *rt, int status)
 {
     lua_State *L = rt->L;
     size_t len = 0;
     const char *msg = NULL;
     if (status == LUA_ERRMEM) {
-        msg = VMU_RUNTIME_ERR_MEMORY;
+        msg = VMU_POLICY_ERR_MEMORY;
         len = strlen(msg);
     } else if (lua_type(L, -1) == LUA_TSTRING) {
         msg = lua_tolstring(L, -1, &len);
@@ -112,18 +112,18 @@ static void take_error(vmu_runtime *rt, int status)
     if (rt->limit != LIMIT_NONE) {
         /* A policy may catch the limit's error with pcall and fail
          * differently later; the limit is still the cause. */
-        msg = rt->limit == LIMIT_BUDGET ? VMU_RUNTIME_ERR_INSTRUCTION_BUDGET
-                                        : VMU_RUNTIME_ERR_TIME_LIMIT;
+        msg = rt->limit == LIMIT_BUDGET ? VMU_POLICY_ERR_INSTRUCTION_BUDGET
+                                        : VMU_POLICY_ERR_TIME_LIMIT;
         len = strlen(msg);
     }
     set_error(rt, msg, len);
     lua_pop(L, 1);
 }
 
-static vmu_runtime *runtime_of(lua_State *L)
+static vmu_policy *runtime_of(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &key_runtime);
-    vmu_runtime *rt = lua_touserdata(L, -1);
+    vmu_policy *rt = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return rt;
 }
@@ -142,7 +142,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar);
 
 /* Ends the call: from now on the hook fires at every instruction, so that a
  * policy that catches the error cannot run on. */
-static int reach_limit(lua_State *L, vmu_runtime *rt, limit_reached which)
+static int reach_limit(lua_State *L, vmu_policy *rt, limit_reached which)
 {
     if (rt->limit == LIMIT_NONE)
         rt->limit = which;
@@ -151,12 +151,12 @@ static int reach_limit(lua_State *L, vmu_runtime *rt, limit_reached which)
         rt->hook_count = 1;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
-    lua_pushstring(L, rt->limit == LIMIT_BUDGET ? VMU_RUNTIME_ERR_INSTRUCTION_BUDGET
-                                                : VMU_RUNTIME_ERR_TIME_LIMIT);
+    lua_pushstring(L, rt->limit == LIMIT_BUDGET ? VMU_POLICY_ERR_INSTRUCTION_BUDGET
+                                                : VMU_POLICY_ERR_TIME_LIMIT);
     return lua_error(L);
 }
 
-static int past_deadline(const vmu_runtime *rt)
+static int past_deadline(const vmu_policy *rt)
 {
     return rt->time_limit_ns != UINT64_MAX && cpu_now_ns() >= rt->deadline_ns;
 }
@@ -164,7 +164,7 @@ static int past_deadline(const vmu_runtime *rt)
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     if (rt->limit != LIMIT_NONE)
         reach_limit(L, rt, rt->limit);
     if (past_deadline(rt))
@@ -183,9 +183,9 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     reach_limit(L, rt, LIMIT_BUDGET);
 }
 
-void vmu_rt_charge(lua_State *L, uint64_t work)
+void vmu_policy_charge(lua_State *L, uint64_t work)
 {
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     if (!rt)
         return;
     if (rt->limit != LIMIT_NONE)
@@ -199,38 +199,38 @@ void vmu_rt_charge(lua_State *L, uint64_t work)
         reach_limit(L, rt, LIMIT_TIME);
 }
 
-void vmu_rt_check_deadline(lua_State *L)
+void vmu_policy_check_deadline(lua_State *L)
 {
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     if (rt && past_deadline(rt))
         reach_limit(L, rt, LIMIT_TIME);
 }
 
-size_t vmu_rt_max_open_files(lua_State *L)
+size_t vmu_policy_max_open_files(lua_State *L)
 {
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     return rt ? rt->max_open_files : 0;
 }
 
-size_t vmu_rt_memory_room(lua_State *L)
+size_t vmu_policy_memory_room(lua_State *L)
 {
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     return rt && rt->memory_limit > rt->memory_in_use ? rt->memory_limit - rt->memory_in_use : 0;
 }
 
-vmu_buf *vmu_rt_scratch(lua_State *L)
+vmu_buf *vmu_policy_scratch(lua_State *L)
 {
-    vmu_runtime *rt = runtime_of(L);
+    vmu_policy *rt = runtime_of(L);
     vmu_buf_free(&rt->scratch);
     vmu_buf_init(&rt->scratch);
     return &rt->scratch;
 }
 
-vmu_buf *vmu_rt_scratch_text(lua_State *L) { return &runtime_of(L)->scratch; }
+vmu_buf *vmu_policy_scratch_text(lua_State *L) { return &runtime_of(L)->scratch; }
 
 /* Starts a call into the policy (in protected mode): the budget, the
  * deadline, and the sandbox's per-call state. */
-static void call_start(vmu_runtime *rt)
+static void call_start(vmu_policy *rt)
 {
     rt->limit = LIMIT_NONE;
     vmu_sandbox_begin_call(rt->L);
@@ -246,11 +246,11 @@ static void call_start(vmu_runtime *rt)
     lua_sethook(rt->L, budget_hook, LUA_MASKCOUNT, (int)rt->hook_count);
 }
 
-static void budget_stop(vmu_runtime *rt) { lua_sethook(rt->L, NULL, 0, 0); }
+static void budget_stop(vmu_policy *rt) { lua_sethook(rt->L, NULL, 0, 0); }
 
 /* Ends a call (outside protected mode: allocates nothing): the hook off,
  * the files the policy left open closed, the scratch text freed. */
-static void call_end(vmu_runtime *rt)
+static void call_end(vmu_policy *rt)
 {
     budget_stop(rt);
     vmu_sandbox_end_call(rt->L);
@@ -260,7 +260,7 @@ static void call_end(vmu_runtime *rt)
 
 static size_t runtime_headroom(void *ud)
 {
-    const vmu_runtime *rt = ud;
+    const vmu_policy *rt = ud;
     if (rt->memory_limit == SIZE_MAX)
         return SIZE_MAX;
     return rt->memory_in_use < rt->memory_limit ? rt->memory_limit - rt->memory_in_use : 0;
@@ -269,14 +269,14 @@ static size_t runtime_headroom(void *ud)
 /* Runs in protected mode: loads the libraries, vmutils and cjson. */
 static int setup_state(lua_State *L)
 {
-    vmu_runtime *rt = lua_touserdata(L, 1);
+    vmu_policy *rt = lua_touserdata(L, 1);
     lua_pushlightuserdata(L, rt);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_runtime);
     vmu_lua_set_headroom(L, runtime_headroom, rt);
     luaL_openlibs(L);
 
     luaL_requiref(L, "vmutils", luaopen_vmutils, 0);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_vmutils);
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "cjson");
@@ -286,7 +286,7 @@ static int setup_state(lua_State *L)
     if (!lua_isfunction(L, -1))
         return luaL_error(L, "lua-cjson is required: the loaded cjson has no decode");
     rt->cjson_decode_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_cjson);
 
     vmu_sandbox_init(L);
     /* Evaluations make short-lived garbage next to a large, long-lived heap
@@ -295,15 +295,15 @@ static int setup_state(lua_State *L)
     return 0;
 }
 
-vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
+vmu_policy *vmu_policy_new(const vmu_policy_config *config, vmu_err *err)
 {
-    vmu_runtime_config defaults;
-    vmu_runtime_config_init(&defaults);
+    vmu_policy_config defaults;
+    vmu_policy_config_init(&defaults);
     if (!config)
         config = &defaults;
-    vmu_runtime *rt = vmu_calloc(1, sizeof *rt);
+    vmu_policy *rt = vmu_calloc(1, sizeof *rt);
     if (!rt) {
-        vmu_err_set(err, VMU_RUNTIME_ERR_MEMORY);
+        vmu_err_set(err, VMU_POLICY_ERR_MEMORY);
         return NULL;
     }
     rt->memory_limit = config->memory_limit ? config->memory_limit : defaults.memory_limit;
@@ -327,7 +327,7 @@ vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
 
     rt->L = lua_newstate(capped_alloc, rt);
     if (!rt->L) {
-        vmu_err_set(err, VMU_RUNTIME_ERR_MEMORY);
+        vmu_err_set(err, VMU_POLICY_ERR_MEMORY);
         vmu_free(rt);
         return NULL;
     }
@@ -337,16 +337,16 @@ vmu_runtime *vmu_runtime_new(const vmu_runtime_config *config, vmu_err *err)
     int status = lua_pcall(L, 1, 0, 0);
     if (status != LUA_OK) {
         vmu_err_set(err, "%s",
-                    status == LUA_ERRMEM ? VMU_RUNTIME_ERR_MEMORY
+                    status == LUA_ERRMEM ? VMU_POLICY_ERR_MEMORY
                                          : (lua_tostring(L, -1) ? lua_tostring(L, -1) : "setup failed"));
-        vmu_runtime_free(rt);
+        vmu_policy_free(rt);
         return NULL;
     }
     set_error_str(rt, "");
     return rt;
 }
 
-void vmu_runtime_free(vmu_runtime *rt)
+void vmu_policy_free(vmu_policy *rt)
 {
     if (!rt)
         return;
@@ -358,14 +358,14 @@ void vmu_runtime_free(vmu_runtime *rt)
     vmu_free(rt);
 }
 
-const char *vmu_runtime_error(const vmu_runtime *rt)
+const char *vmu_policy_error(const vmu_policy *rt)
 {
     if (!rt)
         return "no runtime";
     return rt->error.len ? rt->error.data : "";
 }
 
-vmu_logger *vmu_runtime_logger(vmu_runtime *rt)
+vmu_logger *vmu_policy_logger(vmu_policy *rt)
 {
     if (!rt)
         return NULL;
@@ -374,11 +374,11 @@ vmu_logger *vmu_runtime_logger(vmu_runtime *rt)
     return vmu_lua_logger(rt->L);
 }
 
-size_t vmu_runtime_memory_in_use(const vmu_runtime *rt) { return rt ? rt->memory_in_use : 0; }
+size_t vmu_policy_memory_in_use(const vmu_policy *rt) { return rt ? rt->memory_in_use : 0; }
 
-void *vmu_runtime_lua(vmu_runtime *rt) { return rt ? rt->L : NULL; }
+void *vmu_policy_lua(vmu_policy *rt) { return rt ? rt->L : NULL; }
 
-static void set_policy_too_large(vmu_runtime *rt)
+static void set_policy_too_large(vmu_policy *rt)
 {
     char msg[80];
     snprintf(msg, sizeof msg, "policy larger than %zu bytes", rt->max_policy_bytes);
@@ -389,7 +389,7 @@ static void set_policy_too_large(vmu_runtime *rt)
  * environment and runs under the budget; it must return a function. */
 static int run_policy_chunk(lua_State *L)
 {
-    vmu_runtime *rt = lua_touserdata(L, 1);
+    vmu_policy *rt = lua_touserdata(L, 1);
     /* stack: rt, chunk */
     vmu_sandbox_push_env(L);
     if (!lua_setupvalue(L, 2, 1))
@@ -404,18 +404,18 @@ static int run_policy_chunk(lua_State *L)
     return 1;
 }
 
-vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, size_t len,
-                                           const char *chunk_name)
+vmu_policy_status vmu_policy_load(vmu_policy *rt, const char *source, size_t len,
+                                  const char *chunk_name)
 {
     if (!rt)
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     if (!source) {
         set_error_str(rt, "no policy source");
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     if (len > rt->max_policy_bytes) {
         set_policy_too_large(rt);
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     lua_State *L = rt->L;
     int top = lua_gettop(L);
@@ -432,21 +432,21 @@ vmu_runtime_status vmu_runtime_load_policy(vmu_runtime *rt, const char *source, 
         take_error(rt, status);
         lua_settop(L, top);
         lua_gc(L, LUA_GCCOLLECT);
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     rt->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, top);
     set_error_str(rt, "");
-    return VMU_RUNTIME_OK;
+    return VMU_POLICY_OK;
 }
 
-vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *path)
+vmu_policy_status vmu_policy_load_file(vmu_policy *rt, const char *path)
 {
     if (!rt)
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     if (!path) {
         set_error_str(rt, "no policy path");
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     vmu_buf source;
     vmu_buf_init(&source);
@@ -461,11 +461,11 @@ vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *pat
             vmu_buf_reset(&rt->error);
             vmu_buf_printf(&rt->error, "cannot %s %s: %s",
                            read == VMU_READ_OPEN_FAILED ? "open" : "read", path,
-                           read == VMU_READ_NO_MEMORY ? VMU_RUNTIME_ERR_MEMORY : strerror(error));
+                           read == VMU_READ_NO_MEMORY ? VMU_POLICY_ERR_MEMORY : strerror(error));
             if (rt->error.failed || vmu_buf_putc(&rt->error, '\0') < 0)
-                set_error_str(rt, VMU_RUNTIME_ERR_MEMORY);
+                set_error_str(rt, VMU_POLICY_ERR_MEMORY);
         }
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     /* A #! line is allowed, as lua.c allows it. */
     size_t start = 0;
@@ -478,18 +478,18 @@ vmu_runtime_status vmu_runtime_load_policy_file(vmu_runtime *rt, const char *pat
     size_t name_offset = source.len;
     if (vmu_buf_putc(&source, '@') < 0 || vmu_buf_append(&source, path, strlen(path) + 1) < 0) {
         vmu_buf_free(&source);
-        set_error_str(rt, VMU_RUNTIME_ERR_MEMORY);
-        return VMU_RUNTIME_ERROR;
+        set_error_str(rt, VMU_POLICY_ERR_MEMORY);
+        return VMU_POLICY_ERROR;
     }
-    vmu_runtime_status status =
-        vmu_runtime_load_policy(rt, source.data + start, len, source.data + name_offset);
+    vmu_policy_status status =
+        vmu_policy_load(rt, source.data + start, len, source.data + name_offset);
     vmu_buf_free(&source);
     return status;
 }
 
 /* Outcome of one protected evaluation, passed back through a light userdata. */
 typedef struct evaluation {
-    vmu_runtime *rt;
+    vmu_policy *rt;
     const char *request;
     size_t request_len;
     int rejected;
@@ -498,7 +498,7 @@ typedef struct evaluation {
 static int evaluate_protected(lua_State *L)
 {
     evaluation *ev = lua_touserdata(L, 1);
-    vmu_runtime *rt = ev->rt;
+    vmu_policy *rt = ev->rt;
 
     if (ev->request_len > rt->max_request_bytes)
         return luaL_error(L, "request: larger than %I bytes", (lua_Integer)rt->max_request_bytes);
@@ -535,34 +535,34 @@ static int evaluate_protected(lua_State *L)
     int document = lua_gettop(L);
     size_t memory_room = rt->memory_limit == SIZE_MAX ? SIZE_MAX - 1 : rt->memory_limit - 1;
     size_t byte_cap = rt->max_document_bytes == SIZE_MAX ? SIZE_MAX - 1 : rt->max_document_bytes;
-    const char *too_long = VMU_RUNTIME_ERR_MEMORY;
+    const char *too_long = VMU_POLICY_ERR_MEMORY;
     if (byte_cap < memory_room)
         too_long = lua_pushfstring(L, "document exceeds %I bytes", (lua_Integer)byte_cap);
     vmu_json_encode(L, document, rt->json_indent, byte_cap < memory_room ? byte_cap : memory_room,
                     too_long, &rt->document);
     if (vmu_buf_putc(&rt->document, '\0') < 0)
-        return luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
+        return luaL_error(L, VMU_POLICY_ERR_MEMORY);
     rt->document.len--;
     return 0;
 }
 
-vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_json,
-                                        size_t request_len, const char **document,
-                                        size_t *document_len)
+vmu_policy_status vmu_policy_evaluate(vmu_policy *rt, const char *request_json,
+                                      size_t request_len, const char **document,
+                                      size_t *document_len)
 {
     if (document)
         *document = NULL;
     if (document_len)
         *document_len = 0;
     if (!rt)
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     if (!request_json) {
         set_error_str(rt, "request: no JSON given");
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     if (rt->policy_ref == LUA_NOREF) {
         set_error_str(rt, "no policy loaded");
-        return VMU_RUNTIME_ERROR;
+        return VMU_POLICY_ERROR;
     }
     lua_State *L = rt->L;
     int top = lua_gettop(L);
@@ -572,27 +572,27 @@ vmu_runtime_status vmu_runtime_evaluate(vmu_runtime *rt, const char *request_jso
     lua_pushlightuserdata(L, &ev);
     int status = lua_pcall(L, 1, 1, 0);
     call_end(rt);
-    vmu_runtime_status result;
+    vmu_policy_status result;
     if (status != LUA_OK) {
         take_error(rt, status);
-        result = VMU_RUNTIME_ERROR;
+        result = VMU_POLICY_ERROR;
     } else if (ev.rejected) {
         size_t len;
         const char *msg = lua_tolstring(L, -1, &len);
         set_error(rt, msg, len);
-        result = VMU_RUNTIME_REJECTED;
+        result = VMU_POLICY_REJECTED;
     } else {
         set_error_str(rt, "");
         if (document)
             *document = rt->document.data;
         if (document_len)
             *document_len = rt->document.len;
-        result = VMU_RUNTIME_OK;
+        result = VMU_POLICY_OK;
     }
     lua_settop(L, top);
     /* After a failure the state may hold a memory bomb's garbage: give it
      * back now so that the next call starts with the whole cap. */
-    if (result == VMU_RUNTIME_ERROR)
+    if (result == VMU_POLICY_ERROR)
         lua_gc(L, LUA_GCCOLLECT);
     return result;
 }

@@ -1,7 +1,7 @@
 /* Library functions whose work is not proportional to what they allocate,
  * rewritten so that their loops count against the call's limits: the
  * instruction budget is charged one unit per element moved and the deadline
- * is checked every CHARGE_STEP elements (vmu_rt_charge). Their results and
+ * is checked every CHARGE_STEP elements (vmu_policy_charge). Their results and
  * errors are those of Lua's own functions. The others (string.rep with a
  * non-empty result, table.concat, table.unpack, string.byte...) do work in
  * proportion to the memory they allocate, which the cap bounds. */
@@ -13,7 +13,7 @@
 static void charge_step(lua_State *L, lua_Unsigned done)
 {
     if (done % CHARGE_STEP == 0)
-        vmu_rt_charge(L, CHARGE_STEP);
+        vmu_policy_charge(L, CHARGE_STEP);
 }
 
 /* string.rep(s, n [, sep]): an empty result is made at once (Lua's own

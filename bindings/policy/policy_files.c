@@ -181,7 +181,7 @@ static int open_tracked(lua_State *L, const char *path)
 {
     push_open_files(L);
     int files = lua_gettop(L);
-    size_t limit = vmu_rt_max_open_files(L);
+    size_t limit = vmu_policy_max_open_files(L);
     if (count_open(L, files) >= limit) {
         lua_pushnil(L);
         lua_pushfstring(L, "too many open files (the limit is %d)",

@@ -2,8 +2,8 @@
  * (state, limits, calls), policy_sandbox.c (the policy
  * environment), policy_request.c (request preparation) and
  * policy_json.c (the sorted JSON encoder) share these. */
-#ifndef VMUTILS_RUNTIME_INTERNAL_H
-#define VMUTILS_RUNTIME_INTERNAL_H
+#ifndef VMUTILS_POLICY_INTERNAL_H
+#define VMUTILS_POLICY_INTERNAL_H
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -12,9 +12,9 @@
 #include "vmutils_policy.h"
 
 /* Registry keys (their addresses) of what the runtime keeps in its state. */
-extern const char vmu_rt_key_cjson;       /* the real cjson module table */
-extern const char vmu_rt_key_vmutils;     /* the real vmutils module table */
-extern const char vmu_rt_key_libraries;   /* name -> read-only library proxy */
+extern const char vmu_policy_key_cjson;       /* the real cjson module table */
+extern const char vmu_policy_key_vmutils;     /* the real vmutils module table */
+extern const char vmu_policy_key_libraries;   /* name -> read-only library proxy */
 
 /* Builds the read-only library proxies once per state (after vmutils and
  * cjson are loaded); raises on failure. */
@@ -49,19 +49,19 @@ void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, con
                      vmu_buf *out);
 
 /* The call's limits, for the sandbox's own C functions (policy.c).
- * vmu_rt_charge counts `work` units of C work against the instruction
+ * vmu_policy_charge counts `work` units of C work against the instruction
  * budget and checks the deadline, raising the limit's error when either is
- * reached. vmu_rt_scratch is an empty buffer outside the state that the
- * runtime frees when the call ends; vmu_rt_memory_room the bytes the state
+ * reached. vmu_policy_scratch is an empty buffer outside the state that the
+ * runtime frees when the call ends; vmu_policy_memory_room the bytes the state
  * may still allocate under its cap. */
-void vmu_rt_charge(lua_State *L, uint64_t work);
+void vmu_policy_charge(lua_State *L, uint64_t work);
 /* The deadline alone, for C work after the policy returned (encoding the
  * document); nothing outside a runtime. */
-void vmu_rt_check_deadline(lua_State *L);
-size_t vmu_rt_max_open_files(lua_State *L);
-size_t vmu_rt_memory_room(lua_State *L);
-vmu_buf *vmu_rt_scratch(lua_State *L);
-vmu_buf *vmu_rt_scratch_text(lua_State *L); /* as it is, not emptied */
+void vmu_policy_check_deadline(lua_State *L);
+size_t vmu_policy_max_open_files(lua_State *L);
+size_t vmu_policy_memory_room(lua_State *L);
+vmu_buf *vmu_policy_scratch(lua_State *L);
+vmu_buf *vmu_policy_scratch_text(lua_State *L); /* as it is, not emptied */
 
 /* Per call into the policy (policy_sandbox.c): begin restarts
  * the random generator (protected mode); end closes the files the policy

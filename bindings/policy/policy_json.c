@@ -40,7 +40,7 @@ typedef struct encoder {
 static void too_long(encoder *e)
 {
     if (e->out->failed)
-        luaL_error(e->L, VMU_RUNTIME_ERR_MEMORY);
+        luaL_error(e->L, VMU_POLICY_ERR_MEMORY);
     luaL_error(e->L, "%s", e->too_long);
 }
 
@@ -178,7 +178,7 @@ static void encode_fresh_table(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
     if (++e->tables % 1024 == 0)
-        vmu_rt_check_deadline(L);
+        vmu_policy_check_deadline(L);
 
     size_t count = 0;
     lua_Integer max_index = 0;

@@ -4,7 +4,7 @@
  * polynomial in the subject's length to a power the pattern chooses (a-a-a-
  * ... on "aaaa...") without ever returning to the VM, so neither the
  * instruction budget nor the deadline could stop it; this one charges every
- * STEP_CHARGE steps to the call's limits (vmu_rt_charge), which ends the
+ * STEP_CHARGE steps to the call's limits (vmu_policy_charge), which ends the
  * call with the budget's or the deadline's error. Plain searches are
  * charged by the bytes they compare. */
 #include <ctype.h>
@@ -40,7 +40,7 @@ static void count_steps(matcher *m, unsigned n)
 {
     m->steps += n;
     if (m->steps >= STEP_CHARGE) {
-        vmu_rt_charge(m->L, m->steps);
+        vmu_policy_charge(m->L, m->steps);
         m->steps = 0;
     }
 }

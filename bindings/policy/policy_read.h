@@ -1,8 +1,8 @@
 /* Reading a whole input with a size cap: policies and requests are read
  * before any Lua limit applies, so the cap is what bounds the memory they
  * take (a request of /dev/zero would otherwise grow without end). */
-#ifndef VMUTILS_RUNTIME_READ_H
-#define VMUTILS_RUNTIME_READ_H
+#ifndef VMUTILS_POLICY_READ_H
+#define VMUTILS_POLICY_READ_H
 
 #include <stddef.h>
 

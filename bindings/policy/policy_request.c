@@ -138,7 +138,7 @@ void vmu_request_check_json(lua_State *L, const char *json, size_t len)
     memset(&c, 0, sizeof c);
     c.handle = yajl_alloc(&check_callbacks, NULL, &c);
     if (!c.handle)
-        luaL_error(L, VMU_RUNTIME_ERR_MEMORY);
+        luaL_error(L, VMU_POLICY_ERR_MEMORY);
     yajl_status status = yajl_parse(c.handle, (const unsigned char *)json, len);
     if (status == yajl_status_ok) {
         status = yajl_complete_parse(c.handle);
@@ -304,7 +304,7 @@ static void fill_host(lua_State *L, int request)
  * (replaced by the options table), or fails the request with its message. */
 static void unmarshal_options(lua_State *L)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_vmutils);
     if (lua_getfield(L, -1, "unmarshal_runtime_options") != LUA_TFUNCTION)
         luaL_error(L, "request: options: this vmutils has no unmarshal_runtime_options");
     lua_remove(L, -2);

@@ -212,8 +212,8 @@ static int sandbox_host_topology(lua_State *L)
  * together fit. */
 static int encode_into_scratch(lua_State *L)
 {
-    vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_rt_memory_room(L) / 2,
-                    VMU_RUNTIME_ERR_MEMORY, vmu_rt_scratch(L));
+    vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_policy_memory_room(L) / 2,
+                    VMU_POLICY_ERR_MEMORY, vmu_policy_scratch(L));
     return 0;
 }
 
@@ -237,7 +237,7 @@ static int sandbox_json_encode(lua_State *L)
         lua_gc(L, LUA_GCCOLLECT);
         encode_into_scratch(L);
     }
-    vmu_buf *text = vmu_rt_scratch_text(L);
+    vmu_buf *text = vmu_policy_scratch_text(L);
     lua_pushlstring(L, text->data ? text->data : "", text->len);
     vmu_buf_free(text);
     return 1;
@@ -340,7 +340,7 @@ static int sandbox_load(lua_State *L)
 static int sandbox_require(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_libraries);
     if (lua_getfield(L, -1, name) == LUA_TNIL)
         return luaL_error(L, "module '%s' is not available to policies", name);
     return 1;
@@ -478,7 +478,7 @@ void vmu_sandbox_init(lua_State *L)
     vmu_files_push_io(L);
     add_library(L, libraries, "io");
 
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_vmutils);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_vmutils);
     copy_fields(L, -1, NULL, vmutils_denied);
     lua_remove(L, -2);
     if (lua_getfield(L, -1, "host_topology") == LUA_TFUNCTION) {
@@ -489,7 +489,7 @@ void vmu_sandbox_init(lua_State *L)
     }
     add_library(L, libraries, "vmutils");
 
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_cjson);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_cjson);
     copy_fields(L, -1, cjson_allowed, NULL);
     lua_remove(L, -2);
     add_library(L, libraries, "cjson");
@@ -500,7 +500,7 @@ void vmu_sandbox_init(lua_State *L)
     push_json_table(L);
     add_library(L, libraries, "json");
 
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_libraries);
 
     /* Files share one metatable too. */
     if (luaL_getmetatable(L, LUA_FILEHANDLE) == LUA_TTABLE) {
@@ -539,7 +539,7 @@ void vmu_sandbox_push_env(lua_State *L)
     lua_pushvalue(L, env);
     lua_setfield(L, globals, "_G");
 
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_rt_key_libraries);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vmu_policy_key_libraries);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         lua_pushvalue(L, -2);

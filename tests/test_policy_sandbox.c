@@ -27,49 +27,49 @@
 /* A runtime with these limits; a time limit of 0 means none here (not the
  * default), so that only the tests of the deadline depend on the machine's
  * speed (valgrind runs them tens of times slower). */
-static vmu_runtime *new_runtime(uint64_t budget, size_t memory, uint64_t time_limit_ms)
+static vmu_policy *new_runtime(uint64_t budget, size_t memory, uint64_t time_limit_ms)
 {
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.instruction_budget = budget;
     config.memory_limit = memory;
     config.time_limit_ms = time_limit_ms ? time_limit_ms : UINT64_MAX;
     vmu_err err = {{0}};
-    vmu_runtime *rt = vmu_runtime_new(&config, &err);
+    vmu_policy *rt = vmu_policy_new(&config, &err);
     if (!rt)
-        fail_msg("vmu_runtime_new: %s", err.msg);
+        fail_msg("vmu_policy_new: %s", err.msg);
     return rt;
 }
 
-static void load(vmu_runtime *rt, const char *policy)
+static void load(vmu_policy *rt, const char *policy)
 {
-    if (vmu_runtime_load_policy(rt, policy, strlen(policy), "=test") != VMU_RUNTIME_OK)
-        fail_msg("load: %s", vmu_runtime_error(rt));
+    if (vmu_policy_load(rt, policy, strlen(policy), "=test") != VMU_POLICY_OK)
+        fail_msg("load: %s", vmu_policy_error(rt));
 }
 
 /* The document of an evaluation that must succeed. */
-static const char *document(vmu_runtime *rt, const char *request)
+static const char *document(vmu_policy *rt, const char *request)
 {
     const char *doc = NULL;
     size_t len = 0;
-    if (vmu_runtime_evaluate(rt, request, strlen(request), &doc, &len) != VMU_RUNTIME_OK)
-        fail_msg("evaluate %s: %s", request, vmu_runtime_error(rt));
+    if (vmu_policy_evaluate(rt, request, strlen(request), &doc, &len) != VMU_POLICY_OK)
+        fail_msg("evaluate %s: %s", request, vmu_policy_error(rt));
     return doc;
 }
 
 /* The message of an evaluation that must fail. */
-static const char *failure(vmu_runtime *rt, const char *request)
+static const char *failure(vmu_policy *rt, const char *request)
 {
     const char *doc = NULL;
     size_t len = 0;
-    vmu_runtime_status status = vmu_runtime_evaluate(rt, request, strlen(request), &doc, &len);
-    if (status != VMU_RUNTIME_ERROR)
+    vmu_policy_status status = vmu_policy_evaluate(rt, request, strlen(request), &doc, &len);
+    if (status != VMU_POLICY_ERROR)
         fail_msg("evaluate %s: status %d (%s)", request, status,
-                 status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(rt));
-    return vmu_runtime_error(rt);
+                 status == VMU_POLICY_OK ? doc : vmu_policy_error(rt));
+    return vmu_policy_error(rt);
 }
 
-static void assert_policy_document(vmu_runtime *rt, const char *policy, const char *expected)
+static void assert_policy_document(vmu_policy *rt, const char *policy, const char *expected)
 {
     load(rt, policy);
     const char *doc = document(rt, "{}");
@@ -107,7 +107,7 @@ static void test_library_tables_stay_read_only(void **state)
         "string.leak = 1",
     };
     for (size_t i = 0; i < ARRAY_LEN(attacks); i++) {
-        vmu_runtime *rt = new_runtime(0, 0, 0);
+        vmu_policy *rt = new_runtime(0, 0, 0);
         char policy[512];
         snprintf(policy, sizeof policy, "return function() pcall(function() %s end) return {} end",
                  attacks[i]);
@@ -118,14 +118,14 @@ static void test_library_tables_stay_read_only(void **state)
         if (strcmp(doc, "[\"1\",100,\"ab\",\"xx\",17763,\"nil\",\"nil\",\"nil\",\"nil\",\"nil\"]") !=
             0)
             fail_msg("after `%s`: %s", attacks[i], doc);
-        vmu_runtime_free(rt);
+        vmu_policy_free(rt);
     }
 }
 
 static void test_iteration_does_not_expose_backing_tables(void **state)
 {
     (void)state;
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     /* pairs hands back the proxy itself as its state, and the iterator
      * serves proxies only. */
     assert_policy_document(rt,
@@ -138,7 +138,7 @@ static void test_iteration_does_not_expose_backing_tables(void **state)
                            "return function() local n = 0 for k, v in pairs(vmutils.osversion) do "
                            "n = n + 1 end return { n >= 5, type(next(vmutils.osversion)) } end",
                            "[true,\"nil\"]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- no C code outside the cap ---- */
@@ -146,7 +146,7 @@ static void test_iteration_does_not_expose_backing_tables(void **state)
 static void test_json_encode_replaces_cjson(void **state)
 {
     (void)state;
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     assert_policy_document(rt,
                            "return function() return { type(cjson.encode), type(cjson.decode), "
                            "cjson.null == json.null, json.encode({ b = 1, a = { 1, 2, json.null } }) } end",
@@ -157,7 +157,7 @@ static void test_json_encode_replaces_cjson(void **state)
                            "return function() local ok, e = pcall(json.encode, { f = print }) "
                            "return { ok, type(e) } end",
                            "[false,\"string\"]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_json_encode_is_bounded_by_the_memory_cap(void **state)
@@ -165,13 +165,13 @@ static void test_json_encode_is_bounded_by_the_memory_cap(void **state)
     (void)state;
     /* One small table referenced a thousand times: the text is 1000 times
      * larger than the tables that make it. */
-    vmu_runtime *rt = new_runtime(0, 8u << 20, 0);
+    vmu_policy *rt = new_runtime(0, 8u << 20, 0);
     load(rt, "return function() local row = {} for i = 1, 100 do row[i] = string.rep('x', 100) end "
              "local big = {} for i = 1, 1000 do big[i] = row end return { #json.encode(big) } end");
-    assert_non_null(strstr(failure(rt, "{}"), VMU_RUNTIME_ERR_MEMORY));
+    assert_non_null(strstr(failure(rt, "{}"), VMU_POLICY_ERR_MEMORY));
     load(rt, "return function() return { #json.encode({ string.rep('y', 1000) }) } end");
     assert_string_equal(document(rt, "{}"), "[1004]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_json_encode_does_not_depend_on_garbage(void **state)
@@ -179,13 +179,13 @@ static void test_json_encode_does_not_depend_on_garbage(void **state)
     (void)state;
     /* Garbage left by the policy's earlier work counts against the room
      * until collected; json.encode collects it before it gives up. */
-    vmu_runtime *rt = new_runtime(0, 6u << 20, 0);
+    vmu_policy *rt = new_runtime(0, 6u << 20, 0);
     load(rt, "return function() local junk = {} for i = 1, 30000 do junk[i] = ('x'):rep(64) .. i end "
              "junk = nil local t = {} for i = 1, 20000 do t[i] = ('y'):rep(40) .. i end "
              "return { #json.encode(t) > 900000 } end");
     for (int i = 0; i < 3; i++)
         assert_string_equal(document(rt, "{}"), "[true]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- every call starts from the same state ---- */
@@ -196,7 +196,7 @@ static void test_random_generator_restarts_each_evaluation(void **state)
     const char *policy = "return function(r) if r.annotations.seed then "
                          "math.randomseed(tonumber(r.annotations.seed)) end "
                          "return { math.random(1, 1000000000), math.random(1, 1000000000) } end";
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     load(rt, policy);
     char *first = strdup(document(rt, "{}"));
     assert_non_null(first);
@@ -204,11 +204,11 @@ static void test_random_generator_restarts_each_evaluation(void **state)
     assert_non_null(seeded);
     assert_string_not_equal(first, seeded);
     assert_string_equal(document(rt, "{}"), first);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     rt = new_runtime(0, 0, 0);
     load(rt, policy);
     assert_string_equal(document(rt, "{}"), first);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     free(first);
     free(seeded);
 }
@@ -227,11 +227,11 @@ static int open_descriptors(void)
 static void test_open_files_are_limited_and_closed(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
-    assert_int_equal(config.max_open_files, VMU_RUNTIME_DEFAULT_MAX_OPEN_FILES);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
+    assert_int_equal(config.max_open_files, VMU_POLICY_DEFAULT_MAX_OPEN_FILES);
     int before = open_descriptors();
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     /* Handles kept in an upvalue outlive the evaluation; their files do not. */
     load(rt, "local kept = {} return function() local opened, err = 0 "
              "for i = 1, 100 do local f, e = io.open('/dev/null') if not f then err = e break end "
@@ -247,7 +247,7 @@ static void test_open_files_are_limited_and_closed(void **state)
              "end for i = 1, 40 do for l in io.lines('/proc/self/status') do break end end "
              "return { true } end");
     assert_string_equal(document(rt, "{}"), "[true]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     assert_int_equal(open_descriptors(), before);
 }
 
@@ -259,7 +259,7 @@ static void test_host_standard_descriptors_are_unreachable(void **state)
     const char *paths[] = {"/dev/stdin",      "/dev/stdout",         "/dev/stderr",
                            "/dev/fd/0",       "/proc/self/fd/0",     "/proc/self/fd/2",
                            "/proc/thread-self/fd/1", pid_path, "/dev/fd/../fd/0"};
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
         char policy[512];
         snprintf(policy, sizeof policy,
@@ -277,7 +277,7 @@ static void test_host_standard_descriptors_are_unreachable(void **state)
                            "local l = f:read('l') f:close() local g = assert(io.open('/dev/null')) "
                            "return { l:sub(1, 5), g:read('a') } end",
                            "[\"Name:\",\"\"]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- C work is bounded ---- */
@@ -285,11 +285,11 @@ static void test_host_standard_descriptors_are_unreachable(void **state)
 static void test_deadline_stops_c_work(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
-    assert_int_equal(config.time_limit_ms, VMU_RUNTIME_DEFAULT_TIME_LIMIT_MS);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
+    assert_int_equal(config.time_limit_ms, VMU_POLICY_DEFAULT_TIME_LIMIT_MS);
     /* No instruction budget: only the deadline can end these. */
-    vmu_runtime *rt = new_runtime(UINT64_MAX, 0, 50);
+    vmu_policy *rt = new_runtime(UINT64_MAX, 0, 50);
     static const char *const bodies[] = {
         "table.move({}, 1, math.maxinteger - 1, 1, {})",
         "local t = setmetatable({}, { __len = function() return math.maxinteger - 1 end }) "
@@ -304,12 +304,12 @@ static void test_deadline_stops_c_work(void **state)
                  "return function() pcall(function() %s end) return { 'escaped' } end", bodies[i]);
         load(rt, policy);
         const char *msg = failure(rt, "{}");
-        if (strcmp(msg, VMU_RUNTIME_ERR_TIME_LIMIT) != 0)
+        if (strcmp(msg, VMU_POLICY_ERR_TIME_LIMIT) != 0)
             fail_msg("%s: %s", bodies[i], msg);
         /* The runtime is usable again. */
         assert_policy_document(rt, "return function() return { 1 } end", "[1]");
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_deadline_covers_the_document(void **state)
@@ -319,21 +319,21 @@ static void test_deadline_covers_the_document(void **state)
      * writing it is C work after the policy returned. Each table is scanned
      * once per depth and its text copied after that, so the document cap
      * (16 MiB) is reached long before the time limit; either ends it. */
-    vmu_runtime *rt = new_runtime(UINT64_MAX, 0, 50);
+    vmu_policy *rt = new_runtime(UINT64_MAX, 0, 50);
     load(rt, "return function() local t = {} for i = 1, 40 do t = { t, t } end return t end");
     const char *msg = failure(rt, "{}");
-    if (strcmp(msg, VMU_RUNTIME_ERR_TIME_LIMIT) != 0 &&
+    if (strcmp(msg, VMU_POLICY_ERR_TIME_LIMIT) != 0 &&
         strcmp(msg, "document exceeds 16777216 bytes") != 0)
         fail_msg("the document was not stopped by a limit: %s", msg);
     load(rt, "return function() return { 1 } end");
     assert_string_equal(document(rt, "{}"), "[1]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_bounded_functions_keep_their_results(void **state)
 {
     (void)state;
-    vmu_runtime *rt = new_runtime(0, 0, 0);
+    vmu_policy *rt = new_runtime(0, 0, 0);
     /* An empty result is made at once, however many repetitions. */
     assert_policy_document(rt,
                            "return function() return { ('').rep('', math.maxinteger), "
@@ -359,11 +359,11 @@ static void test_bounded_functions_keep_their_results(void **state)
                            "('x'):find('.', 1, true) } end",
                            "[14,\"key\",\"key=value;other=2\",[\"keyvalue\",\"other2\"]]");
     /* Work a budget can count: the budget ends it when no deadline is set. */
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     rt = new_runtime(1000000, 0, UINT64_MAX);
     load(rt, "return function() table.move({}, 1, math.maxinteger - 1, 1, {}) return {} end");
-    assert_string_equal(failure(rt, "{}"), VMU_RUNTIME_ERR_INSTRUCTION_BUDGET);
-    vmu_runtime_free(rt);
+    assert_string_equal(failure(rt, "{}"), VMU_POLICY_ERR_INSTRUCTION_BUDGET);
+    vmu_policy_free(rt);
 }
 
 /* The policies' pattern functions (reached through the string metatable)
@@ -421,13 +421,13 @@ static const char pattern_comparison[] =
 static void test_patterns_match_lua(void **state)
 {
     (void)state;
-    vmu_runtime *rt = new_runtime(0, 0, 0);
-    lua_State *L = vmu_runtime_lua(rt);
+    vmu_policy *rt = new_runtime(0, 0, 0);
+    lua_State *L = vmu_policy_lua(rt);
     if (luaL_dostring(L, pattern_comparison) != LUA_OK)
         fail_msg("%s", lua_tostring(L, -1));
     assert_true(lua_tointeger(L, -1) > 50000);
     lua_pop(L, 1);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_backtracking_patterns_are_bounded(void **state)
@@ -444,8 +444,8 @@ static void test_backtracking_patterns_are_bounded(void **state)
         "string.find(string.rep('a', 1000000), string.rep('a', 500000) .. 'b', 1, true)",
     };
     for (int limit = 0; limit < 2; limit++) {
-        vmu_runtime *rt = limit ? new_runtime(UINT64_MAX, 0, 50) : new_runtime(1000000, 0, UINT64_MAX);
-        const char *want = limit ? VMU_RUNTIME_ERR_TIME_LIMIT : VMU_RUNTIME_ERR_INSTRUCTION_BUDGET;
+        vmu_policy *rt = limit ? new_runtime(UINT64_MAX, 0, 50) : new_runtime(1000000, 0, UINT64_MAX);
+        const char *want = limit ? VMU_POLICY_ERR_TIME_LIMIT : VMU_POLICY_ERR_INSTRUCTION_BUDGET;
         for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
             char policy[512];
             snprintf(policy, sizeof policy,
@@ -455,7 +455,7 @@ static void test_backtracking_patterns_are_bounded(void **state)
             if (strcmp(msg, want) != 0)
                 fail_msg("%s: %s", bodies[i], msg);
         }
-        vmu_runtime_free(rt);
+        vmu_policy_free(rt);
     }
 }
 

@@ -25,32 +25,32 @@
 
 /* A runtime with the test's budget, loaded with `policy`; fails the test if
  * either step fails. */
-static vmu_runtime *runtime_with(const char *policy, uint64_t budget, size_t memory)
+static vmu_policy *runtime_with(const char *policy, uint64_t budget, size_t memory)
 {
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.instruction_budget = budget;
     config.memory_limit = memory;
-    /* The time limit has tests of its own (test_runtime_sandbox.c); these
+    /* The time limit has tests of its own (test_policy_sandbox.c); these
      * fill the memory cap, which takes seconds under valgrind. */
     config.time_limit_ms = UINT64_MAX;
     vmu_err err = {{0}};
-    vmu_runtime *rt = vmu_runtime_new(&config, &err);
+    vmu_policy *rt = vmu_policy_new(&config, &err);
     if (!rt)
-        fail_msg("vmu_runtime_new: %s", err.msg);
-    if (policy && vmu_runtime_load_policy(rt, policy, strlen(policy), "=test") != VMU_RUNTIME_OK)
-        fail_msg("load: %s", vmu_runtime_error(rt));
+        fail_msg("vmu_policy_new: %s", err.msg);
+    if (policy && vmu_policy_load(rt, policy, strlen(policy), "=test") != VMU_POLICY_OK)
+        fail_msg("load: %s", vmu_policy_error(rt));
     return rt;
 }
 
-static vmu_runtime *runtime_loaded(const char *policy) { return runtime_with(policy, 0, 0); }
+static vmu_policy *runtime_loaded(const char *policy) { return runtime_with(policy, 0, 0); }
 
 /* Evaluates and returns the status; *doc gets the document (or NULL). */
-static vmu_runtime_status evaluate(vmu_runtime *rt, const char *request, const char **doc)
+static vmu_policy_status evaluate(vmu_policy *rt, const char *request, const char **doc)
 {
     size_t len = 0;
-    vmu_runtime_status status = vmu_runtime_evaluate(rt, request, strlen(request), doc, &len);
-    if (status == VMU_RUNTIME_OK)
+    vmu_policy_status status = vmu_policy_evaluate(rt, request, strlen(request), doc, &len);
+    if (status == VMU_POLICY_OK)
         assert_int_equal(len, strlen(*doc));
     else
         assert_null(*doc);
@@ -60,25 +60,25 @@ static vmu_runtime_status evaluate(vmu_runtime *rt, const char *request, const c
 /* The document a policy returns for an empty request. */
 static void assert_document(const char *policy, const char *expected)
 {
-    vmu_runtime *rt = runtime_loaded(policy);
+    vmu_policy *rt = runtime_loaded(policy);
     const char *doc = NULL;
-    vmu_runtime_status status = evaluate(rt, "{}", &doc);
-    if (status != VMU_RUNTIME_OK)
-        fail_msg("%s: %s", policy, vmu_runtime_error(rt));
+    vmu_policy_status status = evaluate(rt, "{}", &doc);
+    if (status != VMU_POLICY_OK)
+        fail_msg("%s: %s", policy, vmu_policy_error(rt));
     assert_string_equal(doc, expected);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* The failure a policy gives for an empty request: status and message part. */
-static void assert_failure(const char *policy, vmu_runtime_status want, const char *message_part)
+static void assert_failure(const char *policy, vmu_policy_status want, const char *message_part)
 {
-    vmu_runtime *rt = runtime_loaded(policy);
+    vmu_policy *rt = runtime_loaded(policy);
     const char *doc = NULL;
-    vmu_runtime_status status = evaluate(rt, "{}", &doc);
-    if (status != want || !strstr(vmu_runtime_error(rt), message_part))
+    vmu_policy_status status = evaluate(rt, "{}", &doc);
+    if (status != want || !strstr(vmu_policy_error(rt), message_part))
         fail_msg("%s: status %d, message '%s' (wanted %d, '%s')", policy, status,
-                 vmu_runtime_error(rt), want, message_part);
-    vmu_runtime_free(rt);
+                 vmu_policy_error(rt), want, message_part);
+    vmu_policy_free(rt);
 }
 
 /* ---- configuration and lifecycle ---- */
@@ -86,9 +86,9 @@ static void assert_failure(const char *policy, vmu_runtime_status want, const ch
 static void test_config_defaults(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
+    vmu_policy_config config;
     memset(&config, 0xff, sizeof config);
-    vmu_runtime_config_init(&config);
+    vmu_policy_config_init(&config);
     assert_int_equal(config.instruction_budget, 50000000);
     assert_int_equal(config.memory_limit, 64u * 1024 * 1024);
     assert_int_equal(config.json_indent, 0);
@@ -97,29 +97,29 @@ static void test_config_defaults(void **state)
 static void test_null_arguments(void **state)
 {
     (void)state;
-    vmu_runtime_free(NULL);
-    assert_string_equal(vmu_runtime_error(NULL), "no runtime");
-    assert_null(vmu_runtime_logger(NULL));
-    assert_null(vmu_runtime_lua(NULL));
-    assert_int_equal(vmu_runtime_memory_in_use(NULL), 0);
+    vmu_policy_free(NULL);
+    assert_string_equal(vmu_policy_error(NULL), "no runtime");
+    assert_null(vmu_policy_logger(NULL));
+    assert_null(vmu_policy_lua(NULL));
+    assert_int_equal(vmu_policy_memory_in_use(NULL), 0);
     const char *doc = "unset";
     size_t len = 7;
-    assert_int_equal(vmu_runtime_evaluate(NULL, "{}", 2, &doc, &len), VMU_RUNTIME_ERROR);
+    assert_int_equal(vmu_policy_evaluate(NULL, "{}", 2, &doc, &len), VMU_POLICY_ERROR);
     assert_null(doc);
     assert_int_equal(len, 0);
-    assert_int_equal(vmu_runtime_load_policy(NULL, "x", 1, NULL), VMU_RUNTIME_ERROR);
-    assert_int_equal(vmu_runtime_load_policy_file(NULL, "x"), VMU_RUNTIME_ERROR);
+    assert_int_equal(vmu_policy_load(NULL, "x", 1, NULL), VMU_POLICY_ERROR);
+    assert_int_equal(vmu_policy_load_file(NULL, "x"), VMU_POLICY_ERROR);
 
-    vmu_runtime *rt = runtime_loaded(NULL);
-    assert_int_equal(vmu_runtime_load_policy(rt, NULL, 0, NULL), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "no policy source");
-    assert_int_equal(vmu_runtime_load_policy_file(rt, NULL), VMU_RUNTIME_ERROR);
-    assert_int_equal(vmu_runtime_evaluate(rt, NULL, 0, &doc, NULL), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "request: no JSON given");
+    vmu_policy *rt = runtime_loaded(NULL);
+    assert_int_equal(vmu_policy_load(rt, NULL, 0, NULL), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "no policy source");
+    assert_int_equal(vmu_policy_load_file(rt, NULL), VMU_POLICY_ERROR);
+    assert_int_equal(vmu_policy_evaluate(rt, NULL, 0, &doc, NULL), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "request: no JSON given");
     /* No policy yet. */
-    assert_int_equal(vmu_runtime_evaluate(rt, "{}", 2, NULL, NULL), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "no policy loaded");
-    vmu_runtime_free(rt);
+    assert_int_equal(vmu_policy_evaluate(rt, "{}", 2, NULL, NULL), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "no policy loaded");
+    vmu_policy_free(rt);
 }
 
 static void test_new_fails_cleanly_without_memory(void **state)
@@ -128,29 +128,29 @@ static void test_new_fails_cleanly_without_memory(void **state)
     for (long n = 0; n < 3; n++) {
         vmu_alloc_fail_after(n);
         vmu_err err = {{0}};
-        vmu_runtime *rt = vmu_runtime_new(NULL, &err);
+        vmu_policy *rt = vmu_policy_new(NULL, &err);
         vmu_alloc_fail_after(-1);
         if (rt) {
-            vmu_runtime_free(rt);
+            vmu_policy_free(rt);
             continue;
         }
         assert_string_equal(err.msg, "not enough memory");
     }
     /* A cap too small for the libraries fails with the memory message. */
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.memory_limit = 4096;
     vmu_err err = {{0}};
-    assert_null(vmu_runtime_new(&config, &err));
+    assert_null(vmu_policy_new(&config, &err));
     assert_string_equal(err.msg, "not enough memory");
 }
 
 static void test_load_policy_file(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded(NULL);
-    assert_int_equal(vmu_runtime_load_policy_file(rt, "/nonexistent/policy.lua"), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt),
+    vmu_policy *rt = runtime_loaded(NULL);
+    assert_int_equal(vmu_policy_load_file(rt, "/nonexistent/policy.lua"), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt),
                         "cannot open /nonexistent/policy.lua: No such file or directory");
 
     char path[] = "/tmp/vmutils-test-policy-XXXXXX";
@@ -159,13 +159,13 @@ static void test_load_policy_file(void **state)
     const char *text = "#!/usr/bin/env vmutils\nreturn function(r) return { ok = true } end\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    assert_int_equal(vmu_runtime_load_policy_file(rt, path), VMU_RUNTIME_OK);
-    assert_string_equal(vmu_runtime_error(rt), "");
+    assert_int_equal(vmu_policy_load_file(rt, path), VMU_POLICY_OK);
+    assert_string_equal(vmu_policy_error(rt), "");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"ok\":true}");
     unlink(path);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- loading ---- */
@@ -191,15 +191,15 @@ static void test_load_failures(void **state)
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(load_failures); i++) {
         const load_case *c = &load_failures[i];
-        vmu_runtime *rt = runtime_with(NULL, 1000000, 0);
-        assert_int_equal(vmu_runtime_load_policy(rt, c->policy, strlen(c->policy), "=test"),
-                         VMU_RUNTIME_ERROR);
-        if (!strstr(vmu_runtime_error(rt), c->message_part))
-            fail_msg("%s: got '%s'", c->name, vmu_runtime_error(rt));
+        vmu_policy *rt = runtime_with(NULL, 1000000, 0);
+        assert_int_equal(vmu_policy_load(rt, c->policy, strlen(c->policy), "=test"),
+                         VMU_POLICY_ERROR);
+        if (!strstr(vmu_policy_error(rt), c->message_part))
+            fail_msg("%s: got '%s'", c->name, vmu_policy_error(rt));
         /* A failed load leaves no policy behind. */
-        assert_int_equal(vmu_runtime_evaluate(rt, "{}", 2, NULL, NULL), VMU_RUNTIME_ERROR);
-        assert_string_equal(vmu_runtime_error(rt), "no policy loaded");
-        vmu_runtime_free(rt);
+        assert_int_equal(vmu_policy_evaluate(rt, "{}", 2, NULL, NULL), VMU_POLICY_ERROR);
+        assert_string_equal(vmu_policy_error(rt), "no policy loaded");
+        vmu_policy_free(rt);
     }
 }
 
@@ -219,25 +219,25 @@ static void test_binary_chunks_are_refused(void **state)
     assert_int_equal(lua_dump(L, dump_writer, &binary, 1), 0);
     lua_close(L);
 
-    vmu_runtime *rt = runtime_loaded(NULL);
-    assert_int_equal(vmu_runtime_load_policy(rt, binary.data, binary.len, "=binary"), VMU_RUNTIME_ERROR);
-    assert_non_null(strstr(vmu_runtime_error(rt), "attempt to load a binary chunk"));
+    vmu_policy *rt = runtime_loaded(NULL);
+    assert_int_equal(vmu_policy_load(rt, binary.data, binary.len, "=binary"), VMU_POLICY_ERROR);
+    assert_non_null(strstr(vmu_policy_error(rt), "attempt to load a binary chunk"));
     vmu_buf_free(&binary);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_reload_replaces_the_policy(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded("return function() return { v = 1 } end");
+    vmu_policy *rt = runtime_loaded("return function() return { v = 1 } end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"v\":1}");
     const char *second = "return function() return { v = 2 } end";
-    assert_int_equal(vmu_runtime_load_policy(rt, second, strlen(second), "=second"), VMU_RUNTIME_OK);
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(vmu_policy_load(rt, second, strlen(second), "=second"), VMU_POLICY_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"v\":2}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- evaluation outcomes ---- */
@@ -245,45 +245,45 @@ static void test_reload_replaces_the_policy(void **state)
 static void test_rejection_and_errors(void **state)
 {
     (void)state;
-    assert_failure("return function() return nil, 'too many processors' end", VMU_RUNTIME_REJECTED,
+    assert_failure("return function() return nil, 'too many processors' end", VMU_POLICY_REJECTED,
                    "too many processors");
-    assert_failure("return function() return false, 'no' end", VMU_RUNTIME_REJECTED, "no");
-    assert_failure("return function() return nil end", VMU_RUNTIME_REJECTED,
+    assert_failure("return function() return false, 'no' end", VMU_POLICY_REJECTED, "no");
+    assert_failure("return function() return nil end", VMU_POLICY_REJECTED,
                    "policy rejected the request");
-    assert_failure("return function() error('boom') end", VMU_RUNTIME_ERROR, "test:1: boom");
-    assert_failure("return function() error({}) end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() error('boom') end", VMU_POLICY_ERROR, "test:1: boom");
+    assert_failure("return function() error({}) end", VMU_POLICY_ERROR,
                    "(error object is not a string)");
     /* An error object's __tostring is not run: it would run unbudgeted. */
     assert_failure("return function() error(setmetatable({}, { __tostring = function() "
                    "while true do end end })) end",
-                   VMU_RUNTIME_ERROR, "(error object is not a string)");
-    assert_failure("return function() return 'text' end", VMU_RUNTIME_ERROR,
+                   VMU_POLICY_ERROR, "(error object is not a string)");
+    assert_failure("return function() return 'text' end", VMU_POLICY_ERROR,
                    "policy returned a string, not a document table");
-    assert_failure("return function() local t = {} t.t = t return t end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() local t = {} t.t = t return t end", VMU_POLICY_ERROR,
                    "nested more than 128 levels");
-    assert_failure("return function() return { f = print } end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() return { f = print } end", VMU_POLICY_ERROR,
                    "cannot encode a function value as JSON");
-    assert_failure("return function() return { x = 0/0 } end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() return { x = 0/0 } end", VMU_POLICY_ERROR,
                    "json: unsupported value: NaN");
-    assert_failure("return function() return { x = -1/0 } end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() return { x = -1/0 } end", VMU_POLICY_ERROR,
                    "json: unsupported value: -Inf");
-    assert_failure("return function() return { 1/0 } end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() return { 1/0 } end", VMU_POLICY_ERROR,
                    "json: unsupported value: +Inf");
-    assert_failure("return function() return { [true] = 1 } end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() return { [true] = 1 } end", VMU_POLICY_ERROR,
                    "cannot encode a table key of type boolean");
 }
 
 static void test_error_is_cleared_by_success(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function(r) if r.annotations.no then return nil, 'refused' end return {} end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"no\":\"1\"}}", &doc), VMU_RUNTIME_REJECTED);
-    assert_string_equal(vmu_runtime_error(rt), "refused");
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
-    assert_string_equal(vmu_runtime_error(rt), "");
-    vmu_runtime_free(rt);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"no\":\"1\"}}", &doc), VMU_POLICY_REJECTED);
+    assert_string_equal(vmu_policy_error(rt), "refused");
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
+    assert_string_equal(vmu_policy_error(rt), "");
+    vmu_policy_free(rt);
 }
 
 /* ---- the request ---- */
@@ -291,9 +291,9 @@ static void test_error_is_cleared_by_success(void **state)
 static void test_request_host_defaults(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded("return function(r) return r.host end");
+    vmu_policy *rt = runtime_loaded("return function(r) return r.host end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     char expected[512];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     char cwd[200];
@@ -317,16 +317,16 @@ static void test_request_host_defaults(void **state)
                               "{\"host\":{\"os_build\":17763,\"logical_processor_count\":4.0,"
                               "\"arch\":\"arm64\",\"cwd\":\"/x\"}}",
                               &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_string_equal(doc,
                         "{\"arch\":\"arm64\",\"cwd\":\"/x\",\"logical_processor_count\":4,\"os_build\":17763}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 
     rt = runtime_loaded("return function(r) return { t = math.type(r.host.logical_processor_count), "
                         "a = r.annotations, n = #r.annotations } end");
-    assert_int_equal(evaluate(rt, "{\"annotations\":null}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":null}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"a\":{},\"n\":0,\"t\":\"integer\"}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 typedef struct request_case {
@@ -374,43 +374,43 @@ static const request_case bad_requests[] = {
 static void test_bad_requests(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded("return function(r) return {} end");
+    vmu_policy *rt = runtime_loaded("return function(r) return {} end");
     for (size_t i = 0; i < ARRAY_LEN(bad_requests); i++) {
         const request_case *c = &bad_requests[i];
         const char *doc = NULL;
-        vmu_runtime_status status = evaluate(rt, c->request, &doc);
-        if (status != VMU_RUNTIME_ERROR || strncmp(vmu_runtime_error(rt), c->message, strlen(c->message)))
-            fail_msg("%s: status %d, '%s'", c->name, status, vmu_runtime_error(rt));
+        vmu_policy_status status = evaluate(rt, c->request, &doc);
+        if (status != VMU_POLICY_ERROR || strncmp(vmu_policy_error(rt), c->message, strlen(c->message)))
+            fail_msg("%s: status %d, '%s'", c->name, status, vmu_policy_error(rt));
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_request_options(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function(r) return { n = r.options.vm_processor_count, "
         "b = r.options.boot_files_root_path, d = r.options.debug } end");
     const char *doc = NULL;
     /* No options: proto3 defaults. */
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"b\":\"\",\"d\":false,\"n\":0}");
     /* A table: its fields over the defaults. */
     assert_int_equal(evaluate(rt, "{\"options\":{\"vm_processor_count\":3,\"debug\":null}}", &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_string_equal(doc, "{\"b\":\"\",\"d\":false,\"n\":3}");
     /* A null type_url is absent, as any null field is. */
     assert_int_equal(
         evaluate(rt, "{\"options\":{\"type_url\":null,\"vm_processor_count\":4}}", &doc),
-        VMU_RUNTIME_OK);
+        VMU_POLICY_OK);
     assert_string_equal(doc, "{\"b\":\"\",\"d\":false,\"n\":4}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 
     /* The base64 of an Any made by marshal_runtime_options decodes back. */
     rt = runtime_loaded(
         "return function(r) return { n = r.options.vm_processor_count, "
         "b = r.options.boot_files_root_path } end");
-    lua_State *RL = vmu_runtime_lua(rt);
+    lua_State *RL = vmu_policy_lua(rt);
     assert_int_equal(luaL_dostring(RL,
                                    "local any = package.loaded.vmutils.marshal_runtime_options("
                                    "{ vm_processor_count = 6, boot_files_root_path = '/boot' }) "
@@ -432,20 +432,20 @@ static void test_request_options(void **state)
     char request[512];
     snprintf(request, sizeof request, "{\"options\":\"%s\"}", lua_tostring(RL, -1));
     lua_pop(RL, 1);
-    assert_int_equal(evaluate(rt, request, &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, request, &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"b\":\"/boot\",\"n\":6}");
     /* An Any spelled out as { type_url, value }; an empty message is all defaults. */
     assert_int_equal(evaluate(rt,
                               "{\"options\":{\"type_url\":\"containerd.runhcs.v1.Options\","
                               "\"value\":\"\"}}",
                               &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_string_equal(doc, "{\"b\":\"\",\"n\":0}");
     /* A wrong type URL is the options' own error. */
     assert_int_equal(evaluate(rt, "{\"options\":{\"type_url\":\"other.Type\",\"value\":\"\"}}", &doc),
-                     VMU_RUNTIME_ERROR);
-    assert_non_null(strstr(vmu_runtime_error(rt), "request: options: failed to unmarshal options"));
-    vmu_runtime_free(rt);
+                     VMU_POLICY_ERROR);
+    assert_non_null(strstr(vmu_policy_error(rt), "request: options: failed to unmarshal options"));
+    vmu_policy_free(rt);
 }
 
 /* ---- the JSON encoder ---- */
@@ -495,13 +495,13 @@ static void test_json_encoding(void **state)
         const json_case *c = &json_cases[i];
         char policy[512];
         snprintf(policy, sizeof policy, "return function() return %s end", c->value);
-        vmu_runtime *rt = runtime_loaded(policy);
+        vmu_policy *rt = runtime_loaded(policy);
         const char *doc = NULL;
-        vmu_runtime_status status = evaluate(rt, "{}", &doc);
-        if (status != VMU_RUNTIME_OK || strcmp(doc, c->json) != 0) {
-            fail_msg("%s: got %s", c->name, status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(rt));
+        vmu_policy_status status = evaluate(rt, "{}", &doc);
+        if (status != VMU_POLICY_OK || strcmp(doc, c->json) != 0) {
+            fail_msg("%s: got %s", c->name, status == VMU_POLICY_OK ? doc : vmu_policy_error(rt));
         }
-        vmu_runtime_free(rt);
+        vmu_policy_free(rt);
     }
 }
 
@@ -511,7 +511,7 @@ static void test_json_large_objects(void **state)
 {
     (void)state;
     static const int sizes[] = {17, 4096, 4097, 10000};
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function(r) local n = tonumber(r.annotations.n) local t = {} "
         "for i = 1, n do t[string.format('k%05d', i)] = i; t[-i] = { i } end return t end");
     for (size_t k = 0; k < ARRAY_LEN(sizes); k++) {
@@ -519,7 +519,7 @@ static void test_json_large_objects(void **state)
         char request[64];
         snprintf(request, sizeof request, "{\"annotations\":{\"n\":\"%d\"}}", n);
         const char *doc = NULL;
-        assert_int_equal(evaluate(rt, request, &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, request, &doc), VMU_POLICY_OK);
         /* Integer keys as strings sort bytewise: "-1" < "-10" < ... < "k00001". */
         vmu_buf want;
         vmu_buf_init(&want);
@@ -542,21 +542,21 @@ static void test_json_large_objects(void **state)
         assert_string_equal(doc, want.data);
         vmu_buf_free(&want);
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_json_indent(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.json_indent = 2;
-    vmu_runtime *rt = vmu_runtime_new(&config, NULL);
+    vmu_policy *rt = vmu_policy_new(&config, NULL);
     assert_non_null(rt);
     const char *policy = "return function() return { b = { 1, { c = true } }, a = {}, d = 'x' } end";
-    assert_int_equal(vmu_runtime_load_policy(rt, policy, strlen(policy), "=p"), VMU_RUNTIME_OK);
+    assert_int_equal(vmu_policy_load(rt, policy, strlen(policy), "=p"), VMU_POLICY_OK);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\n"
                              "  \"a\": {},\n"
                              "  \"b\": [\n"
@@ -567,7 +567,7 @@ static void test_json_indent(void **state)
                              "  ],\n"
                              "  \"d\": \"x\"\n"
                              "}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- the sandbox ---- */
@@ -655,17 +655,17 @@ static void test_sandbox(void **state)
         const sandbox_case *c = &sandbox_cases[i];
         char policy[1024];
         snprintf(policy, sizeof policy, "return function(r) %s end", c->body);
-        vmu_runtime *rt = runtime_loaded(policy);
+        vmu_policy *rt = runtime_loaded(policy);
         const char *doc = NULL;
-        vmu_runtime_status status = evaluate(rt, "{}", &doc);
+        vmu_policy_status status = evaluate(rt, "{}", &doc);
         if (c->json) {
-            if (status != VMU_RUNTIME_OK || strcmp(doc, c->json) != 0)
-                fail_msg("%s: got %s", c->name, status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(rt));
-        } else if (status != VMU_RUNTIME_ERROR || !strstr(vmu_runtime_error(rt), c->message_part)) {
+            if (status != VMU_POLICY_OK || strcmp(doc, c->json) != 0)
+                fail_msg("%s: got %s", c->name, status == VMU_POLICY_OK ? doc : vmu_policy_error(rt));
+        } else if (status != VMU_POLICY_ERROR || !strstr(vmu_policy_error(rt), c->message_part)) {
             fail_msg("%s: status %d, '%s'", c->name, status,
-                     status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(rt));
+                     status == VMU_POLICY_OK ? doc : vmu_policy_error(rt));
         }
-        vmu_runtime_free(rt);
+        vmu_policy_free(rt);
     }
     assert_int_equal(access("/tmp/vmutils-sandbox-test", F_OK), -1);
 }
@@ -675,28 +675,28 @@ static void test_state_does_not_leak_between_evaluations(void **state)
     (void)state;
     /* Whatever a policy tries to leave in shared tables is refused, so the
      * second evaluation sees what the first saw. */
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function(r) pcall(function() string.leak = 1 end) "
         "pcall(rawset, table, 'leak', 1) pcall(function() leak = 1 end) "
         "return { string.leak == nil, table.leak == nil, leak == nil } end");
     const char *doc = NULL;
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
         assert_string_equal(doc, "[true,true,true]");
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     /* The default options are copied for each request, nested tables too. */
     rt = runtime_loaded(
         "return function(r) local o = r.options "
         "local seen = { o.vm_processor_count, o.default_container_annotations.k or 'none' } "
         "o.vm_processor_count = 9 o.default_container_annotations.k = 'set' return seen end");
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
         assert_string_equal(doc, "[0,\"none\"]");
-        assert_int_equal(evaluate(rt, "{\"options\":{\"debug\":true}}", &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, "{\"options\":{\"debug\":true}}", &doc), VMU_POLICY_OK);
         assert_string_equal(doc, "[0,\"none\"]");
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- limits ---- */
@@ -706,57 +706,57 @@ static void test_instruction_budget(void **state)
     (void)state;
     const char *policy = "return function(r) local n = tonumber(r.annotations.n) "
                          "local s = 0 for i = 1, n do s = s + i end return { s = s } end";
-    vmu_runtime *rt = runtime_with(policy, 1000000, 0);
+    vmu_policy *rt = runtime_with(policy, 1000000, 0);
     const char *doc = NULL;
     /* About four instructions an iteration: 100 thousand fit, a million do not. */
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"100000\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"100000\"}}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"s\":5000050000}");
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"1000000\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "policy exceeded its instruction budget");
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"1000000\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "policy exceeded its instruction budget");
     /* The budget is per evaluation, and the runtime is still usable. */
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"100000\"}}", &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"100000\"}}", &doc), VMU_POLICY_OK);
         assert_string_equal(doc, "{\"s\":5000050000}");
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_endless_loop_with_default_budget(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded("return function(r) if r.annotations.loop then "
+    vmu_policy *rt = runtime_loaded("return function(r) if r.annotations.loop then "
                                      "while true do end end return { ok = true } end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"loop\":\"1\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), VMU_RUNTIME_ERR_INSTRUCTION_BUDGET);
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"loop\":\"1\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), VMU_POLICY_ERR_INSTRUCTION_BUDGET);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"ok\":true}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_budget_cannot_be_caught(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with("return function() "
+    vmu_policy *rt = runtime_with("return function() "
                                    "for i = 1, 1000 do pcall(function() while true do end end) end "
                                    "return { escaped = true } end",
                                    100000, 0);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "policy exceeded its instruction budget");
-    vmu_runtime_free(rt);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "policy exceeded its instruction budget");
+    vmu_policy_free(rt);
 }
 
 static void test_no_budget(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with("return function() local s = 0 for i = 1, 2000000 do s = s + 1 end "
+    vmu_policy *rt = runtime_with("return function() local s = 0 for i = 1, 2000000 do s = s + 1 end "
                                    "return { s } end",
                                    UINT64_MAX, 0);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "[2000000]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_memory_cap(void **state)
@@ -765,19 +765,19 @@ static void test_memory_cap(void **state)
     const char *policy = "return function(r) if r.annotations.bomb then local t = {} "
                          "for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end end "
                          "return { ok = true } end";
-    vmu_runtime *rt = runtime_with(policy, UINT64_MAX, 8u * 1024 * 1024);
+    vmu_policy *rt = runtime_with(policy, UINT64_MAX, 8u * 1024 * 1024);
     const char *doc = NULL;
-    size_t before = vmu_runtime_memory_in_use(rt);
+    size_t before = vmu_policy_memory_in_use(rt);
     assert_true(before > 0 && before < 8u * 1024 * 1024);
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"bomb\":\"1\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"bomb\":\"1\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "not enough memory");
     /* The bomb's garbage is collected: the next evaluation has room. */
-    assert_true(vmu_runtime_memory_in_use(rt) < before + 1024 * 1024);
+    assert_true(vmu_policy_memory_in_use(rt) < before + 1024 * 1024);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+        assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
         assert_string_equal(doc, "{\"ok\":true}");
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 static void test_memory_cap_default_and_single_allocation(void **state)
@@ -788,7 +788,7 @@ static void test_memory_cap_default_and_single_allocation(void **state)
                     "return { ok = ok, err = err } end",
                     "{\"err\":\"not enough memory\",\"ok\":false}");
     /* A request larger than the cap cannot be decoded. */
-    vmu_runtime *rt = runtime_with("return function() return {} end", 0, 2u * 1024 * 1024);
+    vmu_policy *rt = runtime_with("return function() return {} end", 0, 2u * 1024 * 1024);
     size_t big = 4u * 1024 * 1024;
     char *request = malloc(big + 32);
     assert_non_null(request);
@@ -797,11 +797,11 @@ static void test_memory_cap_default_and_single_allocation(void **state)
     memset(request + n, 'y', big);
     strcpy(request + n + big, "\"}}");
     const char *doc = NULL;
-    assert_int_equal(vmu_runtime_evaluate(rt, request, strlen(request), &doc, NULL), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(vmu_policy_evaluate(rt, request, strlen(request), &doc, NULL), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "not enough memory");
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     free(request);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* A document that names one table twice at each of 60 levels would be 2^60
@@ -810,18 +810,18 @@ static void test_memory_cap_default_and_single_allocation(void **state)
 static void test_document_bounded_by_memory_cap(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with(
+    vmu_policy *rt = runtime_with(
         "return function(r) local t = { 1 } "
         "for i = 1, tonumber(r.annotations.levels) do t = { a = t, b = t } end return t end",
         0, 8u * 1024 * 1024);
     const char *doc = NULL;
     assert_int_equal(evaluate(rt, "{\"annotations\":{\"levels\":\"60\"}}", &doc),
-                     VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
+                     VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "not enough memory");
     /* 2^16 leaves: 917,493 bytes, well under 8 MiB. */
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"levels\":\"16\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"levels\":\"16\"}}", &doc), VMU_POLICY_OK);
     assert_int_equal(strlen(doc), 917493);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* vmutils functions copy C buffers into Lua: when the cap refuses the copy,
@@ -830,7 +830,7 @@ static void test_document_bounded_by_memory_cap(void **state)
 static void test_memory_cap_while_copying_results(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with(
+    vmu_policy *rt = runtime_with(
         "return function() local a = {} "
         "for i = 1, 7 do a['k' .. i] = string.rep('x', 1024 * 1024) .. i end "
         "local ok, err = pcall(vmutils.marshal_runtime_options, "
@@ -838,9 +838,9 @@ static void test_memory_cap_while_copying_results(void **state)
         "return { ok = ok, err = err } end",
         UINT64_MAX, 12u * 1024 * 1024);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"err\":\"not enough memory\",\"ok\":false}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- logging ---- */
@@ -890,16 +890,16 @@ static void capture_sink(void *user, const vmu_log_record *record)
 static void test_policy_logging(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function(r) log[r.annotations.level](r.annotations.msg, { n = 3 }) "
         "log.warning('fields', { s = 'x' }) return {} end");
     captured c = {0};
-    vmu_logger *logger = vmu_runtime_logger(rt);
+    vmu_logger *logger = vmu_policy_logger(rt);
     assert_non_null(logger);
     vmu_logger_set_sink(logger, capture_sink, &c);
     const char *doc = NULL;
     assert_int_equal(evaluate(rt, "{\"annotations\":{\"level\":\"info\",\"msg\":\"hello\"}}", &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_int_equal(c.count, 2);
     assert_int_equal(c.level, VMU_LEVEL_WARN);
     assert_string_equal(c.msg, "fields");
@@ -907,31 +907,31 @@ static void test_policy_logging(void **state)
     /* Records below the logger's level are dropped. */
     c.count = 0;
     assert_int_equal(evaluate(rt, "{\"annotations\":{\"level\":\"debug\",\"msg\":\"quiet\"}}", &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_int_equal(c.count, 1);
     vmu_logger_set_level(logger, VMU_LEVEL_DEBUG);
     c.count = 0;
     assert_int_equal(evaluate(rt, "{\"annotations\":{\"level\":\"debug\",\"msg\":\"loud\"}}", &doc),
-                     VMU_RUNTIME_OK);
+                     VMU_POLICY_OK);
     assert_int_equal(c.count, 2);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 
     rt = runtime_loaded("return function() log.error('kinds', { b = true, f = 1.5, z = cjson.null, "
                         "t = {} }) return {} end");
     c.count = 0;
-    vmu_logger_set_sink(vmu_runtime_logger(rt), capture_sink, &c);
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    vmu_logger_set_sink(vmu_policy_logger(rt), capture_sink, &c);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_int_equal(c.count, 1);
     assert_int_equal(c.level, VMU_LEVEL_ERROR);
     assert_non_null(strstr(c.fields, "b=true;"));
     assert_non_null(strstr(c.fields, "f=1.5;"));
     assert_non_null(strstr(c.fields, "z=null;"));
     assert_non_null(strstr(c.fields, "t=table: "));
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 
-    assert_failure("return function() log.info('x', { [1] = 2 }) end", VMU_RUNTIME_ERROR,
+    assert_failure("return function() log.info('x', { [1] = 2 }) end", VMU_POLICY_ERROR,
                    "field names must be strings");
-    assert_failure("return function() log.info() end", VMU_RUNTIME_ERROR, "bad argument #1 to 'info'");
+    assert_failure("return function() log.info() end", VMU_POLICY_ERROR, "bad argument #1 to 'info'");
 }
 
 /* Counts a record's fields whose key and value read as the policy below
@@ -954,7 +954,7 @@ static void check_keys_sink(void *user, const vmu_log_record *record)
 static void test_policy_logging_keys_outlive_tostring(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded(
+    vmu_policy *rt = runtime_loaded(
         "return function() local fields, calls = {}, 0 "
         "local mt = { __tostring = function() calls = calls + 1 "
         "  if calls == 30 then for k in next, fields do fields[k] = nil end "
@@ -963,12 +963,12 @@ static void test_policy_logging_keys_outlive_tostring(void **state)
         "for i = 1, 60 do fields['field-' .. i .. string.rep('k', 40)] = setmetatable({}, mt) end "
         "log.warning('many', fields) return { calls = calls } end");
     int intact = 0;
-    vmu_logger_set_sink(vmu_runtime_logger(rt), check_keys_sink, &intact);
+    vmu_logger_set_sink(vmu_policy_logger(rt), check_keys_sink, &intact);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"calls\":30}");
     assert_int_equal(intact, 30); /* the fields gathered before the table emptied */
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* ---- threads ---- */
@@ -981,13 +981,13 @@ typedef struct worker {
 static void *evaluate_many(void *arg)
 {
     worker *w = arg;
-    vmu_runtime *rt = vmu_runtime_new(NULL, NULL);
+    vmu_policy *rt = vmu_policy_new(NULL, NULL);
     if (!rt)
         return NULL;
     const char *policy = "return function(r) local s = 0 for i = 1, tonumber(r.annotations.n) do "
                          "s = s + i end return { id = r.annotations.id, s = s } end";
-    if (vmu_runtime_load_policy(rt, policy, strlen(policy), "=worker") != VMU_RUNTIME_OK) {
-        vmu_runtime_free(rt);
+    if (vmu_policy_load(rt, policy, strlen(policy), "=worker") != VMU_POLICY_OK) {
+        vmu_policy_free(rt);
         return NULL;
     }
     char request[128], expected[128];
@@ -998,11 +998,11 @@ static void *evaluate_many(void *arg)
     w->ok = 1;
     for (int i = 0; i < 200; i++) {
         const char *doc = NULL;
-        if (vmu_runtime_evaluate(rt, request, strlen(request), &doc, NULL) != VMU_RUNTIME_OK ||
+        if (vmu_policy_evaluate(rt, request, strlen(request), &doc, NULL) != VMU_POLICY_OK ||
             strcmp(doc, expected) != 0)
             w->ok = 0;
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     return NULL;
 }
 
@@ -1024,23 +1024,23 @@ static void test_one_runtime_per_thread(void **state)
 
 /* ---- input and output caps, strict requests ---- */
 
-static vmu_runtime *runtime_configured(const vmu_runtime_config *config, const char *policy)
+static vmu_policy *runtime_configured(const vmu_policy_config *config, const char *policy)
 {
     vmu_err err = {{0}};
-    vmu_runtime *rt = vmu_runtime_new(config, &err);
+    vmu_policy *rt = vmu_policy_new(config, &err);
     if (!rt)
-        fail_msg("vmu_runtime_new: %s", err.msg);
-    if (policy && vmu_runtime_load_policy(rt, policy, strlen(policy), "=test") != VMU_RUNTIME_OK)
-        fail_msg("load: %s", vmu_runtime_error(rt));
+        fail_msg("vmu_policy_new: %s", err.msg);
+    if (policy && vmu_policy_load(rt, policy, strlen(policy), "=test") != VMU_POLICY_OK)
+        fail_msg("load: %s", vmu_policy_error(rt));
     return rt;
 }
 
 static void test_io_config_defaults(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
+    vmu_policy_config config;
     memset(&config, 0xff, sizeof config);
-    vmu_runtime_config_init(&config);
+    vmu_policy_config_init(&config);
     assert_int_equal(config.max_document_bytes, 16u * 1024 * 1024);
     assert_int_equal(config.max_request_bytes, 16u * 1024 * 1024);
     assert_int_equal(config.max_policy_bytes, 4u * 1024 * 1024);
@@ -1053,20 +1053,20 @@ static void test_io_config_defaults(void **state)
 static void test_document_shared_table_scanned_once(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with(
+    vmu_policy *rt = runtime_with(
         "return function() local t = {} "
         "for i = 1, 100000 do t['k' .. i] = true end "
         "for i = 1, 100000 do t['k' .. i] = nil end "
         "local doc = {} for i = 1, 200000 do doc[i] = t end return { a = doc, b = { t } } end",
         UINT64_MAX, 0);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     size_t len = strlen(doc);
     assert_int_equal(len, strlen("{\"a\":[],\"b\":[{}]}") + 200000 * 3 - 1);
     assert_memory_equal(doc, "{\"a\":[{},{},", 12);
     const char *tail = "{},{}],\"b\":[{}]}";
     assert_string_equal(doc + len - strlen(tail), tail);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* The same table at different depths, indented: each copy has the
@@ -1074,19 +1074,19 @@ static void test_document_shared_table_scanned_once(void **state)
 static void test_document_shared_table_indented(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.json_indent = 1;
-    vmu_runtime *rt = runtime_configured(
+    vmu_policy *rt = runtime_configured(
         &config, "return function() local t = { x = { 1 } } return { t, t, { t } } end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "[\n"
                              " {\n  \"x\": [\n   1\n  ]\n },\n"
                              " {\n  \"x\": [\n   1\n  ]\n },\n"
                              " [\n  {\n   \"x\": [\n    1\n   ]\n  }\n ]\n"
                              "]");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 /* The documented limits, 127 levels of 4000 keys each, encode (they used
@@ -1094,7 +1094,7 @@ static void test_document_shared_table_indented(void **state)
 static void test_document_depth_and_width_limits(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_with(
+    vmu_policy *rt = runtime_with(
         "return function() local top = {} local t = top "
         "for level = 1, 127 do "
         "  for k = 1, 3999 do t[string.format('k%04d', k)] = k end "
@@ -1102,7 +1102,7 @@ static void test_document_depth_and_width_limits(void **state)
         "end return top end",
         UINT64_MAX, 0);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     size_t len = strlen(doc);
     /* per level: the keys "k0001":1 ... "k3999":3999 and "z": */
     size_t keys = 0;
@@ -1114,11 +1114,11 @@ static void test_document_depth_and_width_limits(void **state)
     assert_memory_equal(doc + len - 127 - strlen(last), last, strlen(last));
     for (size_t i = len - 127; i < len; i++)
         assert_int_equal(doc[i], '}');
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 
     /* One level more is refused, with the depth named. */
     assert_failure("return function() local t = {} for i = 1, 128 do t = { t } end return t end",
-                   VMU_RUNTIME_ERROR, "nested more than 128 levels");
+                   VMU_POLICY_ERROR, "nested more than 128 levels");
 }
 
 /* The output cap: 16 MiB by default, settable, a message that names it. */
@@ -1126,60 +1126,60 @@ static void test_document_byte_cap(void **state)
 {
     (void)state;
     const char *policy = "return function(r) return { string.rep('x', tonumber(r.annotations.n)) } end";
-    vmu_runtime *rt = runtime_loaded(policy);
+    vmu_policy *rt = runtime_loaded(policy);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777212\"}}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777212\"}}", &doc), VMU_POLICY_OK);
     assert_int_equal(strlen(doc), 16u * 1024 * 1024);
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777213\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "document exceeds 16777216 bytes");
-    vmu_runtime_free(rt);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"16777213\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "document exceeds 16777216 bytes");
+    vmu_policy_free(rt);
 
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.max_document_bytes = 100;
     rt = runtime_configured(&config, policy);
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"96\"}}", &doc), VMU_RUNTIME_OK);
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"97\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "document exceeds 100 bytes");
-    vmu_runtime_free(rt);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"96\"}}", &doc), VMU_POLICY_OK);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"97\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "document exceeds 100 bytes");
+    vmu_policy_free(rt);
 
     /* Past the memory cap first: the memory message. */
     config.max_document_bytes = SIZE_MAX;
     config.memory_limit = 4u * 1024 * 1024;
     rt = runtime_configured(&config, policy);
-    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"3000000\"}}", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "not enough memory");
-    vmu_runtime_free(rt);
+    assert_int_equal(evaluate(rt, "{\"annotations\":{\"n\":\"3000000\"}}", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "not enough memory");
+    vmu_policy_free(rt);
 }
 
 static void test_request_and_policy_caps(void **state)
 {
     (void)state;
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.max_request_bytes = 10;
     config.max_policy_bytes = 40;
-    vmu_runtime *rt = runtime_configured(&config, "return function() return {} end");
+    vmu_policy *rt = runtime_configured(&config, "return function() return {} end");
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{ \"a\": 1 }", &doc), VMU_RUNTIME_OK);
-    assert_int_equal(evaluate(rt, "{ \"a\": 12 }", &doc), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "request: larger than 10 bytes");
+    assert_int_equal(evaluate(rt, "{ \"a\": 1 }", &doc), VMU_POLICY_OK);
+    assert_int_equal(evaluate(rt, "{ \"a\": 12 }", &doc), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "request: larger than 10 bytes");
 
     const char *big = "return function() return { a = 1 } end -- 41";
-    assert_int_equal(vmu_runtime_load_policy(rt, big, strlen(big), "=big"), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "policy larger than 40 bytes");
+    assert_int_equal(vmu_policy_load(rt, big, strlen(big), "=big"), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "policy larger than 40 bytes");
     /* A file is read no further than the cap: /dev/zero ends. */
-    assert_int_equal(vmu_runtime_load_policy_file(rt, "/dev/zero"), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "policy larger than 40 bytes");
-    assert_int_equal(vmu_runtime_load_policy_file(rt, "/"), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "cannot read /: Is a directory");
-    vmu_runtime_free(rt);
+    assert_int_equal(vmu_policy_load_file(rt, "/dev/zero"), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "policy larger than 40 bytes");
+    assert_int_equal(vmu_policy_load_file(rt, "/"), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "cannot read /: Is a directory");
+    vmu_policy_free(rt);
 
     /* The default policy cap holds for /dev/zero too. */
     rt = runtime_loaded(NULL);
-    assert_int_equal(vmu_runtime_load_policy_file(rt, "/dev/zero"), VMU_RUNTIME_ERROR);
-    assert_string_equal(vmu_runtime_error(rt), "policy larger than 4194304 bytes");
-    vmu_runtime_free(rt);
+    assert_int_equal(vmu_policy_load_file(rt, "/dev/zero"), VMU_POLICY_ERROR);
+    assert_string_equal(vmu_policy_error(rt), "policy larger than 4194304 bytes");
+    vmu_policy_free(rt);
 }
 
 /* lua-cjson decodes what RFC 8259 does not allow, and an empty array where
@@ -1206,19 +1206,19 @@ static const request_case strict_requests[] = {
 static void test_strict_requests(void **state)
 {
     (void)state;
-    vmu_runtime *rt = runtime_loaded("return function(r) return {} end");
+    vmu_policy *rt = runtime_loaded("return function(r) return {} end");
     for (size_t i = 0; i < ARRAY_LEN(strict_requests); i++) {
         const request_case *c = &strict_requests[i];
         const char *doc = NULL;
-        vmu_runtime_status status = evaluate(rt, c->request, &doc);
-        if (status != VMU_RUNTIME_ERROR || strncmp(vmu_runtime_error(rt), c->message, strlen(c->message)))
-            fail_msg("%s: status %d, '%s'", c->name, status, vmu_runtime_error(rt));
+        vmu_policy_status status = evaluate(rt, c->request, &doc);
+        if (status != VMU_POLICY_ERROR || strncmp(vmu_policy_error(rt), c->message, strlen(c->message)))
+            fail_msg("%s: status %d, '%s'", c->name, status, vmu_policy_error(rt));
     }
     /* Arrays deeper down and other members are the policy's business. */
     const char *doc = NULL;
     assert_int_equal(evaluate(rt, "{\"x\":{\"host\":[]},\"host\":{\"y\":[]},\"z\":[]}", &doc),
-                     VMU_RUNTIME_OK);
-    vmu_runtime_free(rt);
+                     VMU_POLICY_OK);
+    vmu_policy_free(rt);
 }
 
 /* Runtime options decoded inside a policy count against its memory cap: a
@@ -1235,17 +1235,17 @@ static void test_options_decoding_counts_against_cap(void **state)
         "  type_url = 'containerd.runhcs.v1.Options', value = value }) "
         "if not o then return nil, err end "
         "return { a = o.default_container_annotations.a } end";
-    vmu_runtime *rt = runtime_with(policy, 0, 24u * 1024 * 1024);
+    vmu_policy *rt = runtime_with(policy, 0, 24u * 1024 * 1024);
     const char *doc = NULL;
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_REJECTED);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_REJECTED);
     const char *want = "failed to unmarshal options: decoding needs more than the ";
-    assert_memory_equal(vmu_runtime_error(rt), want, strlen(want));
-    vmu_runtime_free(rt);
+    assert_memory_equal(vmu_policy_error(rt), want, strlen(want));
+    vmu_policy_free(rt);
 
     rt = runtime_with(policy, 0, SIZE_MAX);
-    assert_int_equal(evaluate(rt, "{}", &doc), VMU_RUNTIME_OK);
+    assert_int_equal(evaluate(rt, "{}", &doc), VMU_POLICY_OK);
     assert_string_equal(doc, "{\"a\":\"b\"}");
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
 }
 
 int main(void)
