@@ -57,7 +57,7 @@ typedef struct encode_job {
 static int encode_protected(lua_State *L)
 {
     encode_job *job = lua_touserdata(L, 2);
-    vmu_json_encode(L, 1, 0, job->max_len, job->too_long, job->out);
+    vmu_policy_encode_document(L, 1, 0, job->max_len, job->too_long, job->out);
     return 0;
 }
 

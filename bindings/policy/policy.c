@@ -538,8 +538,9 @@ static int evaluate_protected(lua_State *L)
     const char *too_long = VMU_POLICY_ERR_MEMORY;
     if (byte_cap < memory_room)
         too_long = lua_pushfstring(L, "document exceeds %I bytes", (lua_Integer)byte_cap);
-    vmu_json_encode(L, document, rt->json_indent, byte_cap < memory_room ? byte_cap : memory_room,
-                    too_long, &rt->document);
+    vmu_policy_encode_document(L, document, rt->json_indent,
+                               byte_cap < memory_room ? byte_cap : memory_room, too_long,
+                               &rt->document);
     if (vmu_buf_putc(&rt->document, '\0') < 0)
         return luaL_error(L, VMU_POLICY_ERR_MEMORY);
     rt->document.len--;

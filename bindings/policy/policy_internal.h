@@ -1,7 +1,7 @@
-/* Internal header of the embedding runtime: the pieces of policy.c
- * (state, limits, calls), policy_sandbox.c (the policy
- * environment), policy_request.c (request preparation) and
- * policy_json.c (the sorted JSON encoder) share these. */
+/* Internal header of the policy runtime: the pieces of policy.c (state,
+ * limits, calls), policy_sandbox.c (the policy environment),
+ * policy_request.c (request preparation) and policy_json.c (the document
+ * encoder) share these. */
 #ifndef VMUTILS_POLICY_INTERNAL_H
 #define VMUTILS_POLICY_INTERNAL_H
 
@@ -36,17 +36,18 @@ void vmu_request_check_json(lua_State *L, const char *json, size_t len);
  * Raises a Lua error with a "request: ..." message when it is malformed. */
 void vmu_request_prepare(lua_State *L, int idx);
 
-/* Appends the value at `idx` as JSON with sorted object keys (Go's
- * encoding/json string escaping and float format), `indent` spaces per level
- * (0: compact). A table with keys exactly 1..n is an array, any other an
+/* The policy document encoder, for the evaluated document, the sandbox's
+ * json.encode and vmutils.policy: appends the value at `idx` as JSON with
+ * sorted object keys (Go's encoding/json string escaping and float format),
+ * `indent` spaces per level (0: compact). A table with keys exactly 1..n is an array, any other an
  * object (integer keys written as strings). Raises a Lua error for what JSON
  * cannot hold: functions, userdata, non-finite numbers, float or boolean
  * keys, nesting past 128 levels (where cycles end); `too_long` when `out`
  * would grow past `max_len` bytes, and "not enough memory" when it cannot
  * grow. A table met again at the same depth is copied from its first text,
  * so the work is bounded by the tables plus the output. */
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, const char *too_long,
-                     vmu_buf *out);
+void vmu_policy_encode_document(lua_State *L, int idx, unsigned indent, size_t max_len,
+                                const char *too_long, vmu_buf *out);
 
 /* The call's limits, for the sandbox's own C functions (policy.c).
  * vmu_policy_charge counts `work` units of C work against the instruction

@@ -318,8 +318,8 @@ static void encode_value(encoder *e, int idx, int depth)
     }
 }
 
-void vmu_json_encode(lua_State *L, int idx, unsigned indent, size_t max_len, const char *too_long,
-                     vmu_buf *out)
+void vmu_policy_encode_document(lua_State *L, int idx, unsigned indent, size_t max_len,
+                                const char *too_long, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 8, "document");

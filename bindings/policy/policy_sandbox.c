@@ -212,8 +212,9 @@ static int sandbox_host_topology(lua_State *L)
  * together fit. */
 static int encode_into_scratch(lua_State *L)
 {
-    vmu_json_encode(L, 1, (unsigned)lua_tointeger(L, 2), vmu_policy_memory_room(L) / 2,
-                    VMU_POLICY_ERR_MEMORY, vmu_policy_scratch(L));
+    vmu_policy_encode_document(L, 1, (unsigned)lua_tointeger(L, 2),
+                               vmu_policy_memory_room(L) / 2, VMU_POLICY_ERR_MEMORY,
+                               vmu_policy_scratch(L));
     return 0;
 }
 
