@@ -313,6 +313,9 @@ static const case_row cases[] = {
     {"default_lcow_os_boot_files_path",
      "local v = require 'vmutils'\n"
      "return function() return v.default_lcow_os_boot_files_path() end"},
+    {"host_topology of a synthetic host",
+     "local v = require 'vmutils'\n"
+     "return function() return v.host_topology({ synthetic = 'pack:1 numa:2 core:2 pu:2' }) end"},
 };
 
 static int group_setup(void **state)

@@ -1,28 +1,62 @@
 /* The binding's shared helpers, as lauxlib is to Lua: argument checks in
  * Go's integer ranges, the `nil, err` convention, unknown-key checks and
- * boxed C buffers. They depend on nothing else of the module, so every
- * concern's file uses them without depending on luaopen_vmutils. */
+ * guards that free C memory when a Lua error unwinds. They depend on
+ * nothing else of the module, so every concern's file uses them without
+ * depending on luaopen_vmutils. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
 
 #include "lua_aux.h"
 
-static int buf_box_gc(lua_State *L)
+/* A guard's userdata: the release function, then the data, which starts
+ * where a Lua userdata's own alignment (LUAI_MAXALIGN) would put it. */
+typedef union guard_header {
+    vmu_lua_release release;
+    lua_Number n;
+    lua_Integer i;
+    void *p;
+    long l;
+} guard_header;
+
+#define GUARD_METATABLE "vmutils.guard"
+
+/* __gc and __close: the first of them releases, a later one finds nothing. */
+static int guard_release(lua_State *L)
 {
-    vmu_buf_free(lua_touserdata(L, 1));
+    guard_header *guard = lua_touserdata(L, 1);
+    vmu_lua_release release = guard->release;
+    guard->release = NULL;
+    if (release)
+        release(guard + 1);
     return 0;
+}
+
+void *vmu_lua_push_guard(lua_State *L, size_t size, vmu_lua_release release)
+{
+    guard_header *guard = lua_newuserdatauv(L, sizeof *guard + size, 0);
+    guard->release = NULL;
+    memset(guard + 1, 0, size);
+    if (luaL_newmetatable(L, GUARD_METATABLE)) {
+        lua_pushcfunction(L, guard_release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, guard_release);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    guard->release = release;
+    return guard + 1;
+}
+
+static void release_buf(void *buf)
+{
+    vmu_buf_free(buf);
 }
 
 vmu_buf *vmu_lua_push_buf_box(lua_State *L)
 {
-    vmu_buf *buf = lua_newuserdatauv(L, sizeof *buf, 0);
+    vmu_buf *buf = vmu_lua_push_guard(L, sizeof *buf, release_buf);
     vmu_buf_init(buf);
-    if (luaL_newmetatable(L, "vmutils.buf_box")) {
-        lua_pushcfunction(L, buf_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
     return buf;
 }
 

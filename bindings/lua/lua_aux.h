@@ -19,10 +19,20 @@ uint64_t vmu_lua_check_nonnegative_int64(lua_State *L, int arg);
 int64_t vmu_lua_check_integer_range(lua_State *L, int idx, int arg, const char *what,
                                     int64_t min, int64_t max);
 
-/* Pushes a userdata holding an empty vmu_buf, freed when the userdata is
- * collected: C text built in it is not lost when pushing it to Lua raises
- * (out of memory under a capped allocator). Free it early with
- * vmu_buf_free once the text is copied. */
+/* Releases what a guard's data holds; called once, on the data. */
+typedef void (*vmu_lua_release)(void *data);
+
+/* Pushes a guard: a userdata of `size` zeroed bytes whose __gc and __close
+ * call `release` on them, so that C memory held there while a result is
+ * pushed is freed when pushing raises (out of memory under a capped
+ * allocator), as lauxlib boxes a luaL_Buffer. A caller that frees the
+ * resource itself first leaves the data empty (a NULL pointer), which
+ * `release` must accept. Returns the data. */
+void *vmu_lua_push_guard(lua_State *L, size_t size, vmu_lua_release release);
+
+/* Pushes a guard holding an empty vmu_buf: C text built in it is not lost
+ * when pushing it to Lua raises. Free it early with vmu_buf_free once the
+ * text is copied. */
 vmu_buf *vmu_lua_push_buf_box(lua_State *L);
 
 /* A configuration table names only the keys in `known` (NULL-terminated):

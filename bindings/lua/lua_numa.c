@@ -131,29 +131,18 @@ typedef struct numa_result_box {
     vmu_numa_processors *processors;
 } numa_result_box;
 
-static int numa_result_box_gc(lua_State *L)
+static void release_numa_result(void *data)
 {
-    numa_result_box *box = lua_touserdata(L, 1);
+    numa_result_box *box = data;
     vmu_numa_free(box->numa);
     vmu_numa_processors_free(box->processors);
-    box->numa = NULL;
-    box->processors = NULL;
-    return 0;
 }
 
-/* Core results are held here while tables are built: a memory error in
- * lua_createtable then frees them through __gc. */
+/* Core results are held in a guard while tables are built: a memory error
+ * in lua_createtable then frees them. */
 static numa_result_box *push_result_box(lua_State *L)
 {
-    numa_result_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->numa = NULL;
-    box->processors = NULL;
-    if (luaL_newmetatable(L, "vmutils.numa_result")) {
-        lua_pushcfunction(L, numa_result_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
+    return vmu_lua_push_guard(L, sizeof(numa_result_box), release_numa_result);
 }
 
 static void set_integer(lua_State *L, const char *key, uint64_t value)

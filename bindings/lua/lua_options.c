@@ -6,30 +6,16 @@
 
 #include "lua_vmutils.h"
 
-#define GUARD_METATABLE "vmutils.options_guard"
-
 /* Decoded options live in C memory until copied into a table; the guard
- * userdata frees them even if building the table raises (out of memory). */
-static int guard_gc(lua_State *L)
+ * frees them even if building the table raises (out of memory). */
+static void release_options(void *slot)
 {
-    vmu_runtime_options **slot = luaL_checkudata(L, 1, GUARD_METATABLE);
-    vmu_runtime_options_free(*slot);
-    *slot = NULL;
-    return 0;
+    vmu_runtime_options_free(*(vmu_runtime_options **)slot);
 }
 
 static vmu_runtime_options **push_guard(lua_State *L)
 {
-    vmu_runtime_options **slot = lua_newuserdatauv(L, sizeof *slot, 0);
-    *slot = NULL;
-    if (luaL_newmetatable(L, GUARD_METATABLE)) {
-        lua_pushcfunction(L, guard_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, guard_gc);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_setmetatable(L, -2);
-    return slot;
+    return vmu_lua_push_guard(L, sizeof(vmu_runtime_options *), release_options);
 }
 
 static void push_string(lua_State *L, vmu_options_string s)

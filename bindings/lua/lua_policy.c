@@ -93,12 +93,9 @@ typedef struct tree_box {
     yajl_val tree;
 } tree_box;
 
-static int tree_box_gc(lua_State *L)
+static void release_tree(void *data)
 {
-    tree_box *box = lua_touserdata(L, 1);
-    yajl_tree_free(box->tree);
-    box->tree = NULL;
-    return 0;
+    yajl_tree_free(((tree_box *)data)->tree);
 }
 
 static void push_tree(lua_State *L, yajl_val v, int depth)
@@ -146,13 +143,7 @@ static void push_tree(lua_State *L, yajl_val v, int depth)
 /* Pushes the table the document's JSON (NUL-terminated) stands for. */
 static void push_document(lua_State *L, const char *json)
 {
-    tree_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->tree = NULL;
-    if (luaL_newmetatable(L, "vmutils.json_tree")) {
-        lua_pushcfunction(L, tree_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    tree_box *box = vmu_lua_push_guard(L, sizeof *box, release_tree);
     char why[128];
     box->tree = yajl_tree_parse(json, why, sizeof why);
     if (!box->tree)
@@ -169,24 +160,14 @@ typedef struct runtime_box {
     vmu_policy *rt;
 } runtime_box;
 
-static int runtime_box_gc(lua_State *L)
+static void release_runtime(void *data)
 {
-    runtime_box *box = lua_touserdata(L, 1);
-    vmu_policy_free(box->rt);
-    box->rt = NULL;
-    return 0;
+    vmu_policy_free(((runtime_box *)data)->rt);
 }
 
 static runtime_box *push_runtime_box(lua_State *L)
 {
-    runtime_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->rt = NULL;
-    if (luaL_newmetatable(L, "vmutils.policy_runtime")) {
-        lua_pushcfunction(L, runtime_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
+    return vmu_lua_push_guard(L, sizeof(runtime_box), release_runtime);
 }
 
 /* opts[key]: a byte count or instruction count >= 0; 0 means no limit, as

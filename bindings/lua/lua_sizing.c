@@ -64,25 +64,16 @@ static int l_linux_log_forwarder_command(lua_State *L)
     return 1;
 }
 
-/* Holds a core-allocated string while Lua copies it, so that a memory error
- * raised by the copy still frees it (through __gc). */
-static int path_box_gc(lua_State *L)
+/* A core-allocated string is held in a guard while Lua copies it, so that a
+ * memory error raised by the copy still frees it. */
+static void release_path(void *box)
 {
-    char **box = lua_touserdata(L, 1);
-    vmu_free(*box);
-    *box = NULL;
-    return 0;
+    vmu_free(*(char **)box);
 }
 
 static int l_default_lcow_os_boot_files_path(lua_State *L)
 {
-    char **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, "vmutils.path_box")) {
-        lua_pushcfunction(L, path_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    char **box = vmu_lua_push_guard(L, sizeof *box, release_path);
     *box = vmu_default_lcow_os_boot_files_path();
     if (!*box)
         return luaL_error(L, "not enough memory");

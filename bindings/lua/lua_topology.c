@@ -75,12 +75,9 @@ typedef struct topology_box {
     vmu_topology *topology;
 } topology_box;
 
-static int topology_box_gc(lua_State *L)
+static void release_topology(void *data)
 {
-    topology_box *box = lua_touserdata(L, 1);
-    vmu_topology_free(box->topology);
-    box->topology = NULL;
-    return 0;
+    vmu_topology_free(((topology_box *)data)->topology);
 }
 
 static int l_host_topology(lua_State *L)
@@ -94,14 +91,8 @@ static int l_host_topology(lua_State *L)
         if (opts.xml && opts.synthetic)
             luaL_argerror(L, 1, "give xml or synthetic, not both");
     }
-    /* the topology is freed by __gc if building the table runs out of memory */
-    topology_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->topology = NULL;
-    if (luaL_newmetatable(L, "vmutils.topology")) {
-        lua_pushcfunction(L, topology_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    /* the guard frees the topology if building the table runs out of memory */
+    topology_box *box = vmu_lua_push_guard(L, sizeof *box, release_topology);
     vmu_err err;
     if (vmu_topology_discover(&opts, &box->topology, &err) != 0)
         return vmu_lua_fail(L, err.msg);
