@@ -3,6 +3,7 @@
  * (and in the sandbox's bounded C functions), a loaded policy, and
  * evaluate(request JSON) -> document JSON. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct vmu_policy {
     size_t max_policy_bytes;
     vmu_buf document;
     vmu_buf error;
+    bool error_lost; /* no memory to hold the message: it reads as ERR_MEMORY */
 };
 
 void vmu_policy_config_init(vmu_policy_config *config)
@@ -81,12 +83,15 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return grown;
 }
 
+/* An empty message ("" after a success) needs no memory; a message that
+ * finds none reads as VMU_POLICY_ERR_MEMORY, never as "". */
 static void set_error(vmu_policy *rt, const char *msg, size_t len)
 {
     vmu_buf_reset(&rt->error);
-    if (vmu_buf_append(&rt->error, msg, len) < 0 || vmu_buf_putc(&rt->error, '\0') < 0) {
-        /* The fixed text needs no allocation once the buffer has any room. */
+    rt->error_lost = false;
+    if (len && (vmu_buf_append(&rt->error, msg, len) < 0 || vmu_buf_putc(&rt->error, '\0') < 0)) {
         vmu_buf_reset(&rt->error);
+        rt->error_lost = true;
     }
 }
 
@@ -362,6 +367,8 @@ const char *vmu_policy_error(const vmu_policy *rt)
 {
     if (!rt)
         return "no runtime";
+    if (rt->error_lost)
+        return VMU_POLICY_ERR_MEMORY;
     return rt->error.len ? rt->error.data : "";
 }
 
@@ -459,6 +466,7 @@ vmu_policy_status vmu_policy_load_file(vmu_policy *rt, const char *path)
         } else {
             /* The path whole, however long: no fixed-size message buffer. */
             vmu_buf_reset(&rt->error);
+            rt->error_lost = false;
             vmu_buf_printf(&rt->error, "cannot %s %s: %s",
                            read == VMU_READ_OPEN_FAILED ? "open" : "read", path,
                            read == VMU_READ_NO_MEMORY ? VMU_POLICY_ERR_MEMORY : strerror(error));
