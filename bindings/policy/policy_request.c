@@ -315,74 +315,11 @@ static void unmarshal_options(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* The proto3 defaults, made once per state by unmarshal_runtime_options(nil)
- * and copied for each request (copying is several times cheaper). The
- * template is kept as a sequence { name1, value1, name2, value2, ... }:
- * walking it by index is cheaper than lua_next, which looks every key up
- * again to find the next. */
-static const char key_default_options = 'o';
-
-/* Pushes a copy of the table at idx, its nested tables copied too. */
-static void push_copy(lua_State *L, int idx, int depth)
-{
-    idx = lua_absindex(L, idx);
-    luaL_checkstack(L, 4, "options");
-    int fields = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        fields++;
-    }
-    lua_createtable(L, 0, fields);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_istable(L, -1) && depth < 4) {
-            push_copy(L, -1, depth + 1);
-            lua_remove(L, -2);
-        }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-    }
-}
-
-/* Pushes the template, made on first use. */
-static void push_default_template(lua_State *L)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_default_options) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    unmarshal_options(L);
-    int defaults = lua_gettop(L);
-    lua_newtable(L);
-    lua_Integer n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, defaults)) {
-        lua_pushvalue(L, -2);
-        lua_rawseti(L, -4, ++n);
-        lua_rawseti(L, -3, ++n);
-    }
-    lua_remove(L, defaults);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_default_options);
-}
-
+/* The proto3 defaults: unmarshal_runtime_options(nil), made per request. */
 static void push_default_options(lua_State *L)
 {
-    push_default_template(L);
-    int template = lua_gettop(L);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, template);
-    lua_createtable(L, 0, (int)(n / 2));
-    for (lua_Integer i = 1; i < n; i += 2) {
-        lua_rawgeti(L, template, i);
-        if (lua_rawgeti(L, template, i + 1) == LUA_TTABLE) {
-            push_copy(L, -1, 1);
-            lua_remove(L, -2);
-        }
-        lua_rawset(L, -3);
-    }
-    lua_remove(L, template);
+    lua_pushnil(L);
+    unmarshal_options(L);
 }
 
 static void decode_options(lua_State *L, int request)
