@@ -46,7 +46,7 @@ MODULE_SRC  := $(wildcard bindings/lua/*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC     := $(wildcard bindings/cli/*.c)
 CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-# The C embedding API (bindings/policy/vmutils_policy.h): the runtime program and
+# The policy runtime (bindings/policy/, API vmutils_policy.h): the program and
 # the hosts that embed policies link it with the module objects and Lua.
 POLICY_SRC  := $(wildcard bindings/policy/*.c)
 POLICY_OBJ  := $(POLICY_SRC:%.c=$(BUILD)/obj/%.o)

@@ -1,4 +1,4 @@
-/* build/vmutils: the runtime program. Picks the command from the table
+/* build/vmutils, the program. Picks the command from the table
  * below (one row per command: its name, its line in the overview, its help
  * and the function that runs it; each lives in its own cli_*.c), and
  * holds the conventions every command shares: messages that start
