@@ -42,38 +42,40 @@ ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 # protoc-c's output.
 CORE_SRC    := $(sort $(wildcard core/*.c core/*/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
-MODULE_SRC  := $(wildcard bindings/lua_*.c)
+MODULE_SRC  := $(wildcard bindings/lua/*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
-RUNTIME_SRC := $(wildcard bindings/runtime*.c) bindings/main.c
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
-# The C embedding API (bindings/vmutils_runtime.h): the runtime program and
+CLI_SRC     := $(wildcard bindings/cli/*.c)
+CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The policy runtime (bindings/policy/, API vmutils_policy.h): the program and
 # the hosts that embed policies link it with the module objects and Lua.
-EMBED_SRC   := $(wildcard bindings/vmutils_runtime*.c)
-EMBED_OBJ   := $(EMBED_SRC:%.c=$(BUILD)/obj/%.o)
+POLICY_SRC  := $(wildcard bindings/policy/*.c)
+POLICY_OBJ  := $(POLICY_SRC:%.c=$(BUILD)/obj/%.o)
+# The binding's three folders: the Lua module, the policy runtime, the program.
+BINDINGS_INC := -Ibindings/lua -Ibindings/policy -Ibindings/cli
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 STATIC_LIB := $(BUILD)/libvmutils.a
 SHARED_LIB := $(BUILD)/libvmutils.so.$(VERSION)
 LUA_MODULE := $(BUILD)/vmutils.so
-RUNTIME    := $(BUILD)/vmutils
+PROGRAM    := $(BUILD)/vmutils
 # The policy runtime as a library for C hosts: the embedding API and the
 # module objects; the core comes from libvmutils, Lua from liblua5.4.
-RUNTIME_STATIC_LIB := $(BUILD)/libvmutils-runtime.a
-RUNTIME_SHARED_LIB := $(BUILD)/libvmutils-runtime.so.$(VERSION)
+POLICY_STATIC_LIB := $(BUILD)/libvmutils-policy.a
+POLICY_SHARED_LIB := $(BUILD)/libvmutils-policy.so.$(VERSION)
 
 .PHONY: all test-bins deps test test-only run sanitize memcheck install uninstall clean \
   check-generated generate windows-check
 .DEFAULT_GOAL := all
 
-all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(RUNTIME) $(RUNTIME_STATIC_LIB) $(RUNTIME_SHARED_LIB)
+all: $(STATIC_LIB) $(SHARED_LIB) $(LUA_MODULE) $(PROGRAM) $(POLICY_STATIC_LIB) $(POLICY_SHARED_LIB)
 
 # The cmocka test binaries, built by test-only (not by all, nor by run).
 test-bins: $(TEST_BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h tests/*.h core/*.h core/*/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*/*.h tests/*.h core/*.h core/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) -Ibindings -Icore/internal) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) $(BINDINGS_INC) -Icore/internal) -c $< -o $@
 
 $(STATIC_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -89,11 +91,11 @@ $(SHARED_LIB): $(CORE_OBJ)
 # --exclude-libs keeps the core's API inside it, so it exports luaopen_vmutils only.
 # The policy runtime (vmutils.policy) comes from the runtime archive, so that
 # it stays hidden too.
-$(LUA_MODULE): $(MODULE_OBJ) $(RUNTIME_STATIC_LIB) $(STATIC_LIB)
-	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(MODULE_OBJ) $(RUNTIME_STATIC_LIB) \
+$(LUA_MODULE): $(MODULE_OBJ) $(POLICY_STATIC_LIB) $(STATIC_LIB)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(MODULE_OBJ) $(POLICY_STATIC_LIB) \
 	  $(STATIC_LIB) $(PKG_LIBS)
 
-$(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
+$(POLICY_STATIC_LIB): $(POLICY_OBJ) $(MODULE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -102,27 +104,27 @@ $(RUNTIME_STATIC_LIB): $(EMBED_OBJ) $(MODULE_OBJ)
 # embedding code calls (Go number and string formatting, base64), which
 # libvmutils.so does not export, come from libvmutils.a after it, kept hidden
 # by --exclude-libs. -z defs fails the link on any symbol left unresolved.
-$(RUNTIME_SHARED_LIB): $(EMBED_OBJ) $(MODULE_OBJ) $(SHARED_LIB) $(STATIC_LIB)
-	$(CC) -shared -Wl,-soname,libvmutils-runtime.so.$(SOMAJOR) -Wl,-z,defs -Wl,--exclude-libs,ALL $(ALL_LDFLAGS) \
-	  -o $@ $(EMBED_OBJ) $(MODULE_OBJ) -L$(BUILD) -lvmutils $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
-	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so.$(SOMAJOR)
-	ln -sf libvmutils-runtime.so.$(VERSION) $(BUILD)/libvmutils-runtime.so
+$(POLICY_SHARED_LIB): $(POLICY_OBJ) $(MODULE_OBJ) $(SHARED_LIB) $(STATIC_LIB)
+	$(CC) -shared -Wl,-soname,libvmutils-policy.so.$(SOMAJOR) -Wl,-z,defs -Wl,--exclude-libs,ALL $(ALL_LDFLAGS) \
+	  -o $@ $(POLICY_OBJ) $(MODULE_OBJ) -L$(BUILD) -lvmutils $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
+	ln -sf libvmutils-policy.so.$(VERSION) $(BUILD)/libvmutils-policy.so.$(SOMAJOR)
+	ln -sf libvmutils-policy.so.$(VERSION) $(BUILD)/libvmutils-policy.so
 
-$(RUNTIME): $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(RUNTIME_OBJ) $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
+$(PROGRAM): $(CLI_OBJ) $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -Wl,-E -o $@ $(CLI_OBJ) $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -ledit -lm -ldl
 
 # The embedding API's tests need the runtime objects and Lua besides the core.
-$(BUILD)/tests/test_runtime $(BUILD)/tests/test_runtime_sandbox: $(BUILD)/tests/%: tests/%.c \
-  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_policy $(BUILD)/tests/test_policy_sandbox: $(BUILD)/tests/%: tests/%.c \
+  $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
-	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< \
+	  $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 # Tests of the binding's C helpers (tests/test_lua_*.c) need the module objects and Lua.
-$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/test_lua_%: tests/test_lua_%.c $(MODULE_OBJ) $(POLICY_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Itests $(ALL_LDFLAGS) -o $@ $< \
-	  $(MODULE_OBJ) $(EMBED_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Itests $(ALL_LDFLAGS) -o $@ $< \
+	  $(MODULE_OBJ) $(POLICY_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)
@@ -162,9 +164,9 @@ test-only: all test-bins
 run: deps
 	$(MAKE) all
 	@echo "== vmutils policy scripts/policies/lcow.lua examples/lcow-request.json"
-	@$(RUNTIME) policy scripts/policies/lcow.lua examples/lcow-request.json
+	@$(PROGRAM) policy scripts/policies/lcow.lua examples/lcow-request.json
 	@echo "== vmutils gcs-logs --vm-id example-uvm examples/gcs.log"
-	@$(RUNTIME) gcs-logs --vm-id example-uvm examples/gcs.log || echo "(vmutils gcs-logs exited with status $$?)"
+	@$(PROGRAM) gcs-logs --vm-id example-uvm examples/gcs.log || echo "(vmutils gcs-logs exited with status $$?)"
 	@echo "== examples/gcs.log ends in a guest panic on purpose: the \"gcs terminated\" record above is how"
 	@echo "   vmutils reports a crashing guest (its dump is the record's stderr field)."
 
@@ -199,7 +201,7 @@ windows-check:
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem.c -o $(BUILD)/windows/vmmem.o
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -Icore/include -c core/vmmem_win32.c -o $(BUILD)/windows/vmmem_win32.o
 
-# pkg-config files: vmutils (the core) and vmutils-runtime (the policy
+# pkg-config files: vmutils (the core) and vmutils-policy (the policy
 # runtime for C hosts). Their Libs carry an rpath to LIBDIR, so that a program
 # linked with them finds the installed libraries without LD_LIBRARY_PATH.
 PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
@@ -208,26 +210,26 @@ PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@IN
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmutils $(DESTDIR)$(LUA_CMODDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 644 $(STATIC_LIB) $(RUNTIME_STATIC_LIB) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(SHARED_LIB) $(RUNTIME_SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(STATIC_LIB) $(POLICY_STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED_LIB) $(POLICY_SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so.$(SOMAJOR)
 	ln -sf libvmutils.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils.so
-	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so.$(SOMAJOR)
-	ln -sf libvmutils-runtime.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-runtime.so
-	install -m 644 core/include/vmutils.h bindings/vmutils_runtime.h $(DESTDIR)$(INCLUDEDIR)/
+	ln -sf libvmutils-policy.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-policy.so.$(SOMAJOR)
+	ln -sf libvmutils-policy.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmutils-policy.so
+	install -m 644 core/include/vmutils.h bindings/policy/vmutils_policy.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 core/include/vmutils/*.h $(DESTDIR)$(INCLUDEDIR)/vmutils/
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/vmutils.so
-	install -m 755 $(RUNTIME) $(DESTDIR)$(BINDIR)/vmutils
+	install -m 755 $(PROGRAM) $(DESTDIR)$(BINDIR)/vmutils
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 644 docs/vmutils.1 $(DESTDIR)$(MANDIR)/man1/
 	$(PC_SUBST) vmutils.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc
-	$(PC_SUBST) vmutils-runtime.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
+	$(PC_SUBST) vmutils-policy.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vmutils-policy.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(LIBDIR)/libvmutils-runtime.* \
-	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_runtime.h \
+	rm -f $(DESTDIR)$(LIBDIR)/libvmutils.* $(DESTDIR)$(LIBDIR)/libvmutils-policy.* \
+	  $(DESTDIR)$(INCLUDEDIR)/vmutils.h $(DESTDIR)$(INCLUDEDIR)/vmutils_policy.h \
 	  $(DESTDIR)$(LUA_CMODDIR)/vmutils.so $(DESTDIR)$(BINDIR)/vmutils \
-	  $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc $(DESTDIR)$(PKGCONFIGDIR)/vmutils-runtime.pc
+	  $(DESTDIR)$(PKGCONFIGDIR)/vmutils.pc $(DESTDIR)$(PKGCONFIGDIR)/vmutils-policy.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/vmutils
 	rm -f $(DESTDIR)$(MANDIR)/man1/vmutils.1
 
@@ -259,11 +261,11 @@ fuzz-build:
 
 fuzz-binaries: $(FUZZ_BIN)
 
-$(FUZZ_LUA:%=$(BUILD)/fuzzers/%): $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(EMBED_OBJ) \
+$(FUZZ_LUA:%=$(BUILD)/fuzzers/%): $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(POLICY_OBJ) \
   $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Ifuzz $(ALL_LDFLAGS) -fsanitize=fuzzer \
-	  -Wl,-E -o $@ $< $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Ifuzz $(ALL_LDFLAGS) -fsanitize=fuzzer \
+	  -Wl,-E -o $@ $< $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lm -ldl
 
 $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
@@ -274,15 +276,15 @@ $(BUILD)/fuzzers/%: fuzz/%.c $(wildcard fuzz/*.h) $(STATIC_LIB)
 # tests/test_fuzz_regressions.c: it replays saved inputs in every build
 # (plain, sanitize, memcheck, tsan).
 REPLAY_OBJ     = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/obj/replay/%.o)
-$(BUILD)/obj/replay/%.o: fuzz/%.c $(wildcard fuzz/*.h) $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*.h)
+$(BUILD)/obj/replay/%.o: fuzz/%.c $(wildcard fuzz/*.h) $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) -Ibindings -Ifuzz -DFUZZ_REPLAY \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LUA_CFLAGS) $(BINDINGS_INC) -Ifuzz -DFUZZ_REPLAY \
 	  -DLLVMFuzzerTestOneInput=replay_$*_one -DLLVMFuzzerInitialize=replay_$*_init -c $< -o $@
-$(BUILD)/tests/test_fuzz_regressions: tests/test_fuzz_regressions.c $(REPLAY_OBJ) $(EMBED_OBJ) \
+$(BUILD)/tests/test_fuzz_regressions: tests/test_fuzz_regressions.c $(REPLAY_OBJ) $(POLICY_OBJ) \
   $(MODULE_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -Wl,-E -o $@ $< $(REPLAY_OBJ) \
-	  $(EMBED_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
+	  $(POLICY_OBJ) $(MODULE_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(LUA_LIBS) -lcmocka -lm -ldl
 
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS)

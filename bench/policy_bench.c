@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static double now(void)
 {
@@ -51,20 +51,20 @@ int main(int argc, char **argv)
         return 2;
     }
     vmu_err err;
-    vmu_runtime *rt = vmu_runtime_new(NULL, &err);
+    vmu_policy *rt = vmu_policy_new(NULL, &err);
     if (!rt) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
-    if (vmu_runtime_load_policy_file(rt, argv[1]) != VMU_RUNTIME_OK) {
-        fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+    if (vmu_policy_load_file(rt, argv[1]) != VMU_POLICY_OK) {
+        fprintf(stderr, "%s\n", vmu_policy_error(rt));
         return 2;
     }
     /* Warm up, and make sure the request is one the policy accepts. */
     for (int i = 0; i < 100; i++) {
         const char *doc;
-        if (vmu_runtime_evaluate(rt, request, request_len, &doc, NULL) != VMU_RUNTIME_OK) {
-            fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+        if (vmu_policy_evaluate(rt, request, request_len, &doc, NULL) != VMU_POLICY_OK) {
+            fprintf(stderr, "%s\n", vmu_policy_error(rt));
             return 2;
         }
     }
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
     do {
         for (int i = 0; i < 256; i++) {
             const char *doc;
-            if (vmu_runtime_evaluate(rt, request, request_len, &doc, NULL) != VMU_RUNTIME_OK) {
-                fprintf(stderr, "%s\n", vmu_runtime_error(rt));
+            if (vmu_policy_evaluate(rt, request, request_len, &doc, NULL) != VMU_POLICY_OK) {
+                fprintf(stderr, "%s\n", vmu_policy_error(rt));
                 return 2;
             }
         }
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     } while (elapsed < seconds);
     printf("evaluations %ld seconds %.3f per_second %.0f\n", evaluations, elapsed,
            (double)evaluations / elapsed);
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     free(request);
     return 0;
 }

@@ -22,10 +22,10 @@ make -s BUILD="$BUILD" "$BUILD/vmutils" "$BUILD/libvmutils.a" >/dev/null
 # host and the interpreter).
 lua_static=$(pkg-config --variable=libdir lua5.4 2>/dev/null)/liblua5.4.a
 if [ -f "$lua_static" ]; then lua_libs=$lua_static; else lua_libs=$(pkg-config --libs lua5.4); fi
-embed_obj=$(ls bindings/vmutils_runtime*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
-module_obj=$(ls bindings/lua_*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
+embed_obj=$(ls bindings/policy/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
+module_obj=$(ls bindings/lua/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 mkdir -p "$BUILD/bench"
-cc -std=c11 -O2 -D_GNU_SOURCE -Icore/include -Ibindings $(pkg-config --cflags lua5.4) \
+cc -std=c11 -O2 -D_GNU_SOURCE -Icore/include -Ibindings/lua -Ibindings/policy $(pkg-config --cflags lua5.4) \
   -o "$BUILD/bench/policy_bench" bench/policy_bench.c $embed_obj $module_obj "$BUILD/libvmutils.a" \
   "$lua_libs" $(pkg-config --libs yajl libprotobuf-c hwloc) -Wl,-E -lm -ldl -pthread
 

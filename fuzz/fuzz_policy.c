@@ -40,7 +40,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 
 #include "fuzz_input.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 #define BUDGET 262144u
 #define MEMORY ((size_t)4 << 20)
@@ -56,7 +56,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 /* The coarse RSS ceiling (libFuzzer's own -rss_limit_mb is 2048). */
 #define RSS_CEILING_MB 1536
 
-static vmu_runtime *shared;
+static vmu_policy *shared;
 static size_t baseline_heap;
 
 static size_t live_heap(void)
@@ -69,17 +69,17 @@ static size_t live_heap(void)
 #endif
 }
 
-static vmu_runtime *new_runtime(void)
+static vmu_policy *new_runtime(void)
 {
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.instruction_budget = BUDGET;
     config.memory_limit = MEMORY;
     config.time_limit_ms = TIME_LIMIT_MS;
     config.max_open_files = OPEN_FILES;
     vmu_err err = {{0}};
-    vmu_runtime *rt = vmu_runtime_new(&config, &err);
-    FUZZ_REQUIRE(rt, "vmu_runtime_new: %s", err.msg);
+    vmu_policy *rt = vmu_policy_new(&config, &err);
+    FUZZ_REQUIRE(rt, "vmu_policy_new: %s", err.msg);
     return rt;
 }
 
@@ -116,7 +116,7 @@ static uint64_t cpu_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void stop(void) { vmu_runtime_free(shared); }
+static void stop(void) { vmu_policy_free(shared); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -249,20 +249,20 @@ static void statement(gen *g)
 /* ---- running it ---- */
 
 typedef struct result {
-    vmu_runtime_status status;
+    vmu_policy_status status;
     char *text;
 } result;
 
 /* Loads and evaluates, checking the time each call takes; copies the
  * outcome out with table addresses blanked (they differ between states). */
-static result run(vmu_runtime *rt, const char *policy, size_t len)
+static result run(vmu_policy *rt, const char *policy, size_t len)
 {
-    result r = {VMU_RUNTIME_ERROR, NULL};
+    result r = {VMU_POLICY_ERROR, NULL};
     uint64_t start = cpu_ms();
     const char *text;
     size_t text_len;
-    if (vmu_runtime_load_policy(rt, policy, len, "=fuzz") != VMU_RUNTIME_OK) {
-        text = vmu_runtime_error(rt);
+    if (vmu_policy_load(rt, policy, len, "=fuzz") != VMU_POLICY_OK) {
+        text = vmu_policy_error(rt);
         text_len = strlen(text);
     } else {
         uint64_t evaluated = cpu_ms();
@@ -272,18 +272,18 @@ static result run(vmu_runtime *rt, const char *policy, size_t len)
         const char *doc = NULL;
         size_t doc_len = 0;
         static const char request[] = "{\"annotations\":{\"k\":\"v\"}}";
-        r.status = vmu_runtime_evaluate(rt, request, sizeof request - 1, &doc, &doc_len);
-        FUZZ_REQUIRE(r.status == VMU_RUNTIME_OK || r.status == VMU_RUNTIME_REJECTED ||
-                         r.status == VMU_RUNTIME_ERROR,
+        r.status = vmu_policy_evaluate(rt, request, sizeof request - 1, &doc, &doc_len);
+        FUZZ_REQUIRE(r.status == VMU_POLICY_OK || r.status == VMU_POLICY_REJECTED ||
+                         r.status == VMU_POLICY_ERROR,
                      "status %d", (int)r.status);
-        text = r.status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(rt);
-        text_len = r.status == VMU_RUNTIME_OK ? doc_len : strlen(text);
+        text = r.status == VMU_POLICY_OK ? doc : vmu_policy_error(rt);
+        text_len = r.status == VMU_POLICY_OK ? doc_len : strlen(text);
     }
     uint64_t took = cpu_ms() - start;
     FUZZ_REQUIRE(took <= TIME_LIMIT_MS + SLACK_MS, "a call took %llu ms of CPU time:\n%s",
                  (unsigned long long)took, policy);
-    FUZZ_REQUIRE(vmu_runtime_memory_in_use(rt) <= MEMORY, "the state holds %zu bytes",
-                 vmu_runtime_memory_in_use(rt));
+    FUZZ_REQUIRE(vmu_policy_memory_in_use(rt) <= MEMORY, "the state holds %zu bytes",
+                 vmu_policy_memory_in_use(rt));
     r.text = malloc(text_len + 1);
     FUZZ_REQUIRE(r.text, "malloc");
     size_t o = 0;
@@ -301,7 +301,7 @@ static result run(vmu_runtime *rt, const char *policy, size_t len)
     return r;
 }
 
-static bool timed_out(const result *r) { return strstr(r->text, VMU_RUNTIME_ERR_TIME_LIMIT) != NULL; }
+static bool timed_out(const result *r) { return strstr(r->text, VMU_POLICY_ERR_TIME_LIMIT) != NULL; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -322,10 +322,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fds = open_descriptors();
     result first = run(shared, g.src.data, g.src.len);
     result again = run(shared, g.src.data, g.src.len);
-    vmu_runtime *fresh = new_runtime();
+    vmu_policy *fresh = new_runtime();
     result alone = run(fresh, g.src.data, g.src.len);
     size_t heap = live_heap();
-    vmu_runtime_free(fresh);
+    vmu_policy_free(fresh);
 
     if (!timed_out(&first) && !timed_out(&again))
         FUZZ_REQUIRE(first.status == again.status && strcmp(first.text, again.text) == 0,

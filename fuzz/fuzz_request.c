@@ -1,5 +1,5 @@
 /* Fuzz target: the policy request reader of the embedding runtime
- * (vmu_runtime_evaluate: lua-cjson decoding, then vmu_request_prepare:
+ * (vmu_policy_evaluate: lua-cjson decoding, then vmu_request_prepare:
  * integral numbers, annotations, host facts, base64 or table options),
  * driven through two runtimes that live for the whole run:
  *
@@ -22,7 +22,7 @@
 
 #include "fuzz_input.h"
 #include "vmutils.h"
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static const char echo_policy[] = "return function(request) return request end";
 static const char canned_request[] =
@@ -32,7 +32,7 @@ static const char canned_request[] =
 
 typedef struct subject {
     const char *name;
-    vmu_runtime *rt;
+    vmu_policy *rt;
     char *canned_document; /* what canned_request gave at start-up */
 } subject;
 
@@ -40,7 +40,7 @@ static subject echo = {"echo", NULL, NULL}, lcow = {"lcow", NULL, NULL};
 
 /* A result copied out of the runtime, whose buffers the next call reuses. */
 typedef struct result {
-    vmu_runtime_status status;
+    vmu_policy_status status;
     char *text; /* the document, or the message */
     size_t len;
 } result;
@@ -50,14 +50,14 @@ static result evaluate(subject *s, const char *json, size_t len)
     const char *doc = NULL;
     size_t doc_len = 0;
     result r;
-    r.status = vmu_runtime_evaluate(s->rt, json, len, &doc, &doc_len);
-    FUZZ_REQUIRE(r.status == VMU_RUNTIME_OK || r.status == VMU_RUNTIME_REJECTED ||
-                     r.status == VMU_RUNTIME_ERROR,
+    r.status = vmu_policy_evaluate(s->rt, json, len, &doc, &doc_len);
+    FUZZ_REQUIRE(r.status == VMU_POLICY_OK || r.status == VMU_POLICY_REJECTED ||
+                     r.status == VMU_POLICY_ERROR,
                  "%s: status %d", s->name, (int)r.status);
-    const char *text = r.status == VMU_RUNTIME_OK ? doc : vmu_runtime_error(s->rt);
-    r.len = r.status == VMU_RUNTIME_OK ? doc_len : strlen(text);
+    const char *text = r.status == VMU_POLICY_OK ? doc : vmu_policy_error(s->rt);
+    r.len = r.status == VMU_POLICY_OK ? doc_len : strlen(text);
     FUZZ_REQUIRE(text, "%s: no document or message", s->name);
-    if (r.status != VMU_RUNTIME_OK)
+    if (r.status != VMU_POLICY_OK)
         FUZZ_REQUIRE(r.len > 0, "%s: a failure without a message", s->name);
     else
         FUZZ_REQUIRE(doc[doc_len] == '\0', "%s: document not NUL-terminated", s->name);
@@ -84,26 +84,26 @@ static void require_json_object(const subject *s, const result *r)
 
 static void start(subject *s, const char *source, size_t len, const char *path)
 {
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);
     config.instruction_budget = 5000000; /* plenty for a request; bounds each run */
     vmu_err err = {{0}};
-    s->rt = vmu_runtime_new(&config, &err);
+    s->rt = vmu_policy_new(&config, &err);
     FUZZ_REQUIRE(s->rt, "%s: runtime: %s", s->name, err.msg);
-    vmu_logger_set_level(vmu_runtime_logger(s->rt), VMU_LEVEL_PANIC);
-    vmu_runtime_status st = path ? vmu_runtime_load_policy_file(s->rt, path)
-                                 : vmu_runtime_load_policy(s->rt, source, len, "=echo");
-    FUZZ_REQUIRE(st == VMU_RUNTIME_OK, "%s: policy: %s (run from the repository root)", s->name,
-                 vmu_runtime_error(s->rt));
+    vmu_logger_set_level(vmu_policy_logger(s->rt), VMU_LEVEL_PANIC);
+    vmu_policy_status st = path ? vmu_policy_load_file(s->rt, path)
+                                 : vmu_policy_load(s->rt, source, len, "=echo");
+    FUZZ_REQUIRE(st == VMU_POLICY_OK, "%s: policy: %s (run from the repository root)", s->name,
+                 vmu_policy_error(s->rt));
     result r = evaluate(s, canned_request, sizeof canned_request - 1);
-    FUZZ_REQUIRE(r.status == VMU_RUNTIME_OK, "%s: the canned request fails: %s", s->name, r.text);
+    FUZZ_REQUIRE(r.status == VMU_POLICY_OK, "%s: the canned request fails: %s", s->name, r.text);
     s->canned_document = r.text;
 }
 
 static void stop(void)
 {
-    vmu_runtime_free(echo.rt);
-    vmu_runtime_free(lcow.rt);
+    vmu_policy_free(echo.rt);
+    vmu_policy_free(lcow.rt);
     free(echo.canned_document);
     free(lcow.canned_document);
 }
@@ -125,7 +125,7 @@ static void check_subject(subject *s, const uint8_t *data, size_t size)
     result again = evaluate(s, (const char *)data, size);
     FUZZ_REQUIRE(same(&first, &again), "%s: not deterministic: %d '%.200s' then %d '%.200s'",
                  s->name, first.status, first.text, again.status, again.text);
-    if (first.status == VMU_RUNTIME_OK) {
+    if (first.status == VMU_POLICY_OK) {
         require_json_object(s, &first);
         if (s == &echo) {
             /* The encoder writes each byte of invalid UTF-8 as the escape
@@ -134,7 +134,7 @@ static void check_subject(subject *s, const uint8_t *data, size_t size)
              * two of them, merge) on the next round. Valid input is a fixed
              * point at once; any input after one round. */
             result twice = evaluate(s, first.text, first.len);
-            FUZZ_REQUIRE(twice.status == VMU_RUNTIME_OK, "echo: a document is refused as a "
+            FUZZ_REQUIRE(twice.status == VMU_POLICY_OK, "echo: a document is refused as a "
                          "request: %.200s", twice.text);
             if (!strstr(first.text, "\\ufffd"))
                 FUZZ_REQUIRE(same(&first, &twice),
@@ -148,7 +148,7 @@ static void check_subject(subject *s, const uint8_t *data, size_t size)
         }
     }
     result canned = evaluate(s, canned_request, sizeof canned_request - 1);
-    FUZZ_REQUIRE(canned.status == VMU_RUNTIME_OK && strcmp(canned.text, s->canned_document) == 0,
+    FUZZ_REQUIRE(canned.status == VMU_POLICY_OK && strcmp(canned.text, s->canned_document) == 0,
                  "%s: the runtime changed: the canned request now gives %d %.200s", s->name,
                  canned.status, canned.text);
     free(canned.text);

@@ -1,4 +1,4 @@
-/* A C host that embeds vmutils policies through bindings/vmutils_runtime.h:
+/* A C host that embeds vmutils policies through bindings/policy/vmutils_policy.h:
  * loads a policy once, evaluates a request, prints the document (compact
  * JSON with sorted keys) or the reason it was refused.
  *
@@ -7,13 +7,13 @@
  * Build against an installed tree (`make install`), which puts the policy
  * runtime's library, header and pkg-config file beside the core's:
  *
- *   cc policy_host.c $(pkg-config --cflags --libs vmutils-runtime) -o policy_host
+ *   cc policy_host.c $(pkg-config --cflags --libs vmutils-policy) -o policy_host
  *
  * (tests/sh/install.sh does so); from the build tree: see docs/runtime.md. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vmutils_runtime.h"
+#include "vmutils_policy.h"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -48,40 +48,40 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    vmu_runtime_config config;
-    vmu_runtime_config_init(&config);      /* 50M instructions, 64 MiB */
+    vmu_policy_config config;
+    vmu_policy_config_init(&config);      /* 50M instructions, 64 MiB */
     config.instruction_budget = 10000000;  /* this host wants a tighter budget */
     vmu_err err;
-    vmu_runtime *rt = vmu_runtime_new(&config, &err);
+    vmu_policy *rt = vmu_policy_new(&config, &err);
     if (!rt) {
         fprintf(stderr, "cannot create the runtime: %s\n", err.msg);
         free(request);
         return 2;
     }
     /* Warnings of the policy and of vmutils go through this logger. */
-    vmu_logger_set_format(vmu_runtime_logger(rt), VMU_LOG_JSON);
+    vmu_logger_set_format(vmu_policy_logger(rt), VMU_LOG_JSON);
 
     int status = 2;
-    if (vmu_runtime_load_policy_file(rt, argv[1]) != VMU_RUNTIME_OK) {
-        fprintf(stderr, "cannot load the policy: %s\n", vmu_runtime_error(rt));
+    if (vmu_policy_load_file(rt, argv[1]) != VMU_POLICY_OK) {
+        fprintf(stderr, "cannot load the policy: %s\n", vmu_policy_error(rt));
     } else {
         const char *document;
         size_t len;
-        switch (vmu_runtime_evaluate(rt, request, request_len, &document, &len)) {
-        case VMU_RUNTIME_OK:
+        switch (vmu_policy_evaluate(rt, request, request_len, &document, &len)) {
+        case VMU_POLICY_OK:
             printf("%.*s\n", (int)len, document);
             status = 0;
             break;
-        case VMU_RUNTIME_REJECTED:
-            fprintf(stderr, "refused: %s\n", vmu_runtime_error(rt));
+        case VMU_POLICY_REJECTED:
+            fprintf(stderr, "refused: %s\n", vmu_policy_error(rt));
             status = 1;
             break;
-        case VMU_RUNTIME_ERROR:
-            fprintf(stderr, "failed: %s\n", vmu_runtime_error(rt));
+        case VMU_POLICY_ERROR:
+            fprintf(stderr, "failed: %s\n", vmu_policy_error(rt));
             break;
         }
     }
-    vmu_runtime_free(rt);
+    vmu_policy_free(rt);
     free(request);
     return status;
 }

@@ -49,9 +49,9 @@ then ok "the main job's document (make run)"; else not_ok "the main job's docume
 # The C embedding example, built as docs/runtime.md says.
 sanitize=()
 [ "${SANITIZE:-0}" = 1 ] && sanitize=(-fsanitize=address,undefined)
-embed_obj=$(ls bindings/vmutils_runtime*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
-module_obj=$(ls bindings/lua_*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
-if cc "${sanitize[@]}" -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore/include -Ibindings $(pkg-config --cflags lua5.4) \
+embed_obj=$(ls bindings/policy/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
+module_obj=$(ls bindings/lua/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
+if cc "${sanitize[@]}" -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore/include -Ibindings/lua -Ibindings/policy $(pkg-config --cflags lua5.4) \
      -o "$work/policy_host" examples/embed/policy_host.c $embed_obj $module_obj "$BUILD/libvmutils.a" \
      $(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -Wl,-E -lm -ldl -pthread >"$work/log" 2>&1
 then ok "examples/embed/policy_host.c builds against the embedding API"; else not_ok "examples/embed/policy_host.c builds against the embedding API"; fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The installed libraries export their API and nothing else: after
 # `make install` into a prefix, the dynamic symbols that libvmutils.so and
-# libvmutils-runtime.so define are compared, both ways, with the functions
+# libvmutils-policy.so define are compared, both ways, with the functions
 # and extern variables that the installed headers declare. The installed Lua
 # module exports luaopen_vmutils only.
 #
@@ -79,39 +79,39 @@ check "make install into a prefix" \
 core_headers=$(cd "$inc" && ls vmutils.h vmutils/*.h 2>/dev/null)
 declared "^$inc/vmutils(\\.h|/)" $core_headers >"$tmp/core.decl"
 exported "$lib/libvmutils.so" >"$tmp/core.sym"
-declared "^$inc/vmutils_runtime\\.h\$" vmutils_runtime.h >"$tmp/rt.decl"
-exported "$lib/libvmutils-runtime.so" >"$tmp/rt.sym"
+declared "^$inc/vmutils_policy\\.h\$" vmutils_policy.h >"$tmp/rt.decl"
+exported "$lib/libvmutils-policy.so" >"$tmp/rt.sym"
 echo "# libvmutils.so: $(wc -l <"$tmp/core.sym") exported, $(wc -l <"$tmp/core.decl") declared in $(echo $core_headers | wc -w) headers"
-echo "# libvmutils-runtime.so: $(wc -l <"$tmp/rt.sym") exported, $(wc -l <"$tmp/rt.decl") declared"
+echo "# libvmutils-policy.so: $(wc -l <"$tmp/rt.sym") exported, $(wc -l <"$tmp/rt.decl") declared"
 
 check "the installed headers preprocess and declare the API" \
-  "[ ! -s $tmp/cpp.err ] && grep -qx vmu_buf_init $tmp/core.decl && grep -qx vmu_option_fields $tmp/core.decl && grep -qx vmu_runtime_new $tmp/rt.decl"
+  "[ ! -s $tmp/cpp.err ] && grep -qx vmu_buf_init $tmp/core.decl && grep -qx vmu_option_fields $tmp/core.decl && grep -qx vmu_policy_new $tmp/rt.decl"
 check "every symbol libvmutils.so exports is declared in an installed header" \
   "only_in $tmp/core.sym $tmp/core.decl"
 check "every function and variable the installed core headers declare is exported by libvmutils.so" \
   "only_in $tmp/core.decl $tmp/core.sym"
-check "every symbol libvmutils-runtime.so exports is declared in vmutils_runtime.h" \
+check "every symbol libvmutils-policy.so exports is declared in vmutils_policy.h" \
   "only_in $tmp/rt.sym $tmp/rt.decl"
-check "every function vmutils_runtime.h declares is exported by libvmutils-runtime.so" \
+check "every function vmutils_policy.h declares is exported by libvmutils-policy.so" \
   "only_in $tmp/rt.decl $tmp/rt.sym"
-check "libvmutils-runtime.so exports luaopen_vmutils" \
+check "libvmutils-policy.so exports luaopen_vmutils" \
   "grep -qx luaopen_vmutils $tmp/rt.sym"
 exported "$lib/lua/5.4/vmutils.so" >"$tmp/mod.sym"
 echo luaopen_vmutils >"$tmp/mod.want"
 check "the installed Lua module exports luaopen_vmutils and nothing else" \
   "only_in $tmp/mod.sym $tmp/mod.want && only_in $tmp/mod.want $tmp/mod.sym"
 # With LD_BIND_NOW the loader resolves every symbol of every library at start:
-# a symbol that libvmutils-runtime.so expects from libvmutils.so but that is
+# a symbol that libvmutils-policy.so expects from libvmutils.so but that is
 # not exported fails here, not at the first call.
-printf '#include <vmutils_runtime.h>\nint main(void) { vmu_runtime_config c; vmu_runtime_config_init(&c); return c.json_indent; }\n' >"$tmp/bind.c"
-check "a program linked with the installed libvmutils-runtime.so loads with every symbol bound" \
-  "$CC $san -I$inc $tmp/bind.c -L$lib -lvmutils-runtime -lvmutils -o $tmp/bind 2>$tmp/cc.log && LD_BIND_NOW=1 LD_LIBRARY_PATH=$lib $tmp/bind 2>$tmp/bind.err || { sed 's/^/# /' $tmp/cc.log $tmp/bind.err; false; }"
+printf '#include <vmutils_policy.h>\nint main(void) { vmu_policy_config c; vmu_policy_config_init(&c); return c.json_indent; }\n' >"$tmp/bind.c"
+check "a program linked with the installed libvmutils-policy.so loads with every symbol bound" \
+  "$CC $san -I$inc $tmp/bind.c -L$lib -lvmutils-policy -lvmutils -o $tmp/bind 2>$tmp/cc.log && LD_BIND_NOW=1 LD_LIBRARY_PATH=$lib $tmp/bind 2>$tmp/bind.err || { sed 's/^/# /' $tmp/cc.log $tmp/bind.err; false; }"
 check "no test hook is in an installed header" \
   "! grep -rqE 'vmu_alloc_fail_after|vmu_refinfo_use_openat2|[Tt]est hook' $inc"
 check "bindings/ includes no core-private header but core/internal/vmutils_internal.h" \
   "! grep -rnE '#include \"\\.\\./core/' bindings/ && ! grep -rnE '#include \"(gofmt|base64|gopath|buf_internal|gcs_internal)\\.h\"' bindings/"
-check "luaopen_vmutils is declared once, in vmutils_runtime.h" \
-  "[ \"\$(grep -rhE 'int luaopen_vmutils\\(.*\\);' bindings/ | wc -l)\" = 1 ] && grep -q 'int luaopen_vmutils(struct lua_State' bindings/vmutils_runtime.h"
+check "luaopen_vmutils is declared once, in vmutils_policy.h" \
+  "[ \"\$(grep -rhE 'int luaopen_vmutils\\(.*\\);' bindings/ | wc -l)\" = 1 ] && grep -q 'int luaopen_vmutils(struct lua_State' bindings/policy/vmutils_policy.h"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

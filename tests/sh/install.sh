@@ -2,7 +2,7 @@
 # `make install` into a prefix, then a C program built with
 # `pkg-config --cflags --libs vmutils` against that tree links and runs
 # without LD_LIBRARY_PATH (the .pc file's rpath), the C policy host of
-# examples/embed builds with `pkg-config vmutils-runtime` against the same
+# examples/embed builds with `pkg-config vmutils-policy` against the same
 # tree and runs, and the installed Lua module loads. Also checks a
 # DESTDIR-staged install and `make uninstall`.
 set -u
@@ -37,26 +37,26 @@ check "the installed Lua module loads" \
 
 # The policy runtime for C hosts.
 check "the runtime header and libraries are installed" \
-  "[ -f $tmp/prefix/include/vmutils_runtime.h ] && [ -f $tmp/prefix/lib/libvmutils-runtime.a ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so ] && [ -L $tmp/prefix/lib/libvmutils-runtime.so.0 ]"
-check "pkg-config finds vmutils-runtime, at the library version" \
-  "[ \"\$($pc --modversion vmutils-runtime)\" = \"\$($pc --modversion vmutils)\" ]"
-check "examples/embed builds with pkg-config vmutils-runtime against the installed tree" \
-  "cc $san -std=c11 -Wall -Wextra -Werror examples/embed/policy_host.c \$($pc --cflags --libs vmutils-runtime) -o $tmp/policy_host 2>$tmp/cc.log"
-check "the policy host resolved the installed libvmutils-runtime.so through its rpath" \
-  "ldd $tmp/policy_host | grep -q \"libvmutils-runtime.so.0 => $tmp/prefix/lib/libvmutils-runtime.so.0\""
+  "[ -f $tmp/prefix/include/vmutils_policy.h ] && [ -f $tmp/prefix/lib/libvmutils-policy.a ] && [ -L $tmp/prefix/lib/libvmutils-policy.so ] && [ -L $tmp/prefix/lib/libvmutils-policy.so.0 ]"
+check "pkg-config finds vmutils-policy, at the library version" \
+  "[ \"\$($pc --modversion vmutils-policy)\" = \"\$($pc --modversion vmutils)\" ]"
+check "examples/embed builds with pkg-config vmutils-policy against the installed tree" \
+  "cc $san -std=c11 -Wall -Wextra -Werror examples/embed/policy_host.c \$($pc --cflags --libs vmutils-policy) -o $tmp/policy_host 2>$tmp/cc.log"
+check "the policy host resolved the installed libvmutils-policy.so through its rpath" \
+  "ldd $tmp/policy_host | grep -q \"libvmutils-policy.so.0 => $tmp/prefix/lib/libvmutils-policy.so.0\""
 check "the policy host runs without LD_LIBRARY_PATH and prints what vmutils policy prints" \
   "$tmp/policy_host scripts/policies/lcow.lua examples/lcow-request.json >$tmp/host.json 2>$tmp/host.err && $tmp/prefix/bin/vmutils policy --compact scripts/policies/lcow.lua examples/lcow-request.json >$tmp/cli.json 2>/dev/null && [ -s $tmp/host.json ] && cmp -s $tmp/host.json $tmp/cli.json"
 check "the policy host reports a rejection with status 1" \
   "$tmp/policy_host scripts/policies/lcow.lua examples/lcow-reject-deferred-commit.json >/dev/null 2>$tmp/host.err; [ \$? -eq 1 ] && grep -q '^refused: ' $tmp/host.err"
 check "the static runtime and core archives link a policy host too" \
-  "cc $san -std=c11 examples/embed/policy_host.c \$($pc --cflags vmutils-runtime) $tmp/prefix/lib/libvmutils-runtime.a $tmp/prefix/lib/libvmutils.a \$(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -lm -ldl -pthread -o $tmp/policy_host_static 2>$tmp/cc.log && ! ldd $tmp/policy_host_static | grep -q libvmutils && $tmp/policy_host_static scripts/policies/lcow.lua examples/lcow-request.json | cmp -s - $tmp/cli.json"
+  "cc $san -std=c11 examples/embed/policy_host.c \$($pc --cflags vmutils-policy) $tmp/prefix/lib/libvmutils-policy.a $tmp/prefix/lib/libvmutils.a \$(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -lm -ldl -pthread -o $tmp/policy_host_static 2>$tmp/cc.log && ! ldd $tmp/policy_host_static | grep -q libvmutils && $tmp/policy_host_static scripts/policies/lcow.lua examples/lcow-request.json | cmp -s - $tmp/cli.json"
 
 check "DESTDIR stages the same tree" \
-  "make -s install BUILD=$BUILD PREFIX=/usr/local DESTDIR=$tmp/stage >/dev/null 2>&1 && [ -f $tmp/stage/usr/local/include/vmutils.h ] && [ -f $tmp/stage/usr/local/include/vmutils_runtime.h ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils.pc ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils-runtime.pc ] && [ -L $tmp/stage/usr/local/lib/libvmutils.so ] && [ -L $tmp/stage/usr/local/lib/libvmutils-runtime.so ]"
+  "make -s install BUILD=$BUILD PREFIX=/usr/local DESTDIR=$tmp/stage >/dev/null 2>&1 && [ -f $tmp/stage/usr/local/include/vmutils.h ] && [ -f $tmp/stage/usr/local/include/vmutils_policy.h ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils.pc ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils-policy.pc ] && [ -L $tmp/stage/usr/local/lib/libvmutils.so ] && [ -L $tmp/stage/usr/local/lib/libvmutils-policy.so ]"
 check "the staged .pc files name the final prefix, not the staging directory" \
-  "grep -q '^libdir=/usr/local/lib\$' $tmp/stage/usr/local/lib/pkgconfig/vmutils-runtime.pc && ! grep -q $tmp $tmp/stage/usr/local/lib/pkgconfig/*.pc"
+  "grep -q '^libdir=/usr/local/lib\$' $tmp/stage/usr/local/lib/pkgconfig/vmutils-policy.pc && ! grep -q $tmp $tmp/stage/usr/local/lib/pkgconfig/*.pc"
 check "the shared libraries carry versioned sonames" \
-  "objdump -p $tmp/prefix/lib/libvmutils.so.0.* 2>/dev/null | grep -q 'SONAME *libvmutils.so.0\$' && objdump -p $tmp/prefix/lib/libvmutils-runtime.so.0.* 2>/dev/null | grep -q 'SONAME *libvmutils-runtime.so.0\$'"
+  "objdump -p $tmp/prefix/lib/libvmutils.so.0.* 2>/dev/null | grep -q 'SONAME *libvmutils.so.0\$' && objdump -p $tmp/prefix/lib/libvmutils-policy.so.0.* 2>/dev/null | grep -q 'SONAME *libvmutils-policy.so.0\$'"
 check "make uninstall leaves no file behind" \
   "make -s uninstall BUILD=$BUILD PREFIX=$tmp/prefix >/dev/null 2>&1 && [ -z \"\$(find $tmp/prefix ! -type d)\" ]"
 echo "1..$n"

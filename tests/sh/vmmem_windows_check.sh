@@ -19,6 +19,6 @@ check "it calls the Toolhelp32, token and account functions" \
 check "the lookup object is the portable one" \
   "x86_64-w64-mingw32-nm $out/windows/vmmem.o | grep -q ' T vmu_lookup_vmmem'"
 # The binding's Windows branch (no api: the real one) is checked the same way.
-check "bindings/lua_vmmem.c compiles for Windows too" \
-  "x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -Icore/include -Ibindings \$(pkg-config --cflags lua5.4) -fsyntax-only bindings/lua_vmmem.c"
+check "bindings/lua/lua_vmmem.c compiles for Windows too" \
+  "x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -Icore/include -Ibindings/lua -Ibindings/policy \$(pkg-config --cflags lua5.4) -fsyntax-only bindings/lua/lua_vmmem.c"
 [ $fails -eq 0 ]
