@@ -25,7 +25,7 @@
 #include <dirent.h>
 #include <yajl/yajl_parse.h>
 
-#include "../core/gcs_internal.h"
+#include "../core/gcs/gcs_internal.h"
 #include "../core/test_hooks.h"
 #include "gcs_golden.h"
 #include "vmutils.h"

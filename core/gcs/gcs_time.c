@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "../log/gofmt.h"
 
 static const char layout[] = "\"2006-01-02T15:04:05Z07:00\"";
 

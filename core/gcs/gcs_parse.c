@@ -24,8 +24,8 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "log/gofmt.h"
-#include "load_word.h"
+#include "../log/gofmt.h"
+#include "../load_word.h"
 
 /* ---- arena ---- */
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "../log/gofmt.h"
 
 enum {
     ST_BEGIN_VALUE_OR_EMPTY,

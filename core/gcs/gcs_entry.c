@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "../log/gofmt.h"
 
 const char *const gcs_type_error_number = "json: cannot unmarshal number into Go value of type main.standard";
 const char *const gcs_type_error_string = "json: cannot unmarshal string into Go value of type main.standard";
