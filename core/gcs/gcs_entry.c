@@ -13,13 +13,154 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gcs_internal.h"
+#include "gcs_entry.h"
 #include "../log/gofmt.h"
 
 const char *const gcs_type_error_number = "json: cannot unmarshal number into Go value of type main.standard";
 const char *const gcs_type_error_string = "json: cannot unmarshal string into Go value of type main.standard";
 const char *const gcs_type_error_bool = "json: cannot unmarshal bool into Go value of type main.standard";
 const char *const gcs_type_error_array = "json: cannot unmarshal array into Go value of type main.standard";
+
+void gcs_entry_init(gcs_entry_state *e)
+{
+    e->source_member = e->lower_message_member = e->upper_message_member = SIZE_MAX;
+}
+
+void gcs_entry_reset(gcs_entry_state *e)
+{
+    e->std.set = 0;
+    e->std.failed = 0;
+    e->pending_std = GCS_STD_NONE;
+    e->map_error = NULL;
+    e->map_error_len = 0;
+    e->mark_count = 0;
+    e->source_member = e->lower_message_member = e->upper_message_member = SIZE_MAX;
+}
+
+void gcs_entry_free(gcs_entry_state *e)
+{
+    vmu_free(e->marks);
+    e->marks = NULL;
+    e->mark_count = e->mark_cap = 0;
+}
+
+__attribute__((noinline)) int gcs_entry_mark_grown(gcs_entry_state *e, size_t member, uint8_t kind)
+{
+    if (gcs_grow((void **)&e->marks, &e->mark_cap, e->mark_count + 1, sizeof *e->marks) != 0)
+        return -1;
+    e->marks[e->mark_count].member = (uint32_t)member;
+    e->marks[e->mark_count].kind = kind;
+    e->mark_count++;
+    return 0;
+}
+
+/* ---- the standard struct's decode, member by member ---- */
+
+/* A standard member failed: the first decode ends here (FAIL_NOW), or
+ * goes on with the first such error saved (FAIL_SAVED). */
+static int std_fail(gcs_entry_state *e, gcs_arena *arena, uint8_t how, vmu_buf *text)
+{
+    gcs_std_state *st = &e->std;
+    if (text->failed)
+        return -1;
+    if (how == GCS_OUT_FAIL_SAVED && st->failed)
+        return 0;
+    st->error = gcs_arena_copy(arena, text->data ? text->data : "", text->len);
+    st->error_len = text->len;
+    st->failed = how;
+    return st->error ? 0 : -1;
+}
+
+/* std_outcome for the values the short path did not settle: Go's exact
+ * parsers and error texts. 0, or -1 on OOM. */
+static __attribute__((noinline)) int std_outcome_slow(gcs_entry_state *e, gcs_arena *arena,
+                                                      uint8_t which, const vmu_value *v,
+                                                      const uint8_t *raw, size_t raw_len)
+{
+    gcs_std_state *st = &e->std;
+    vmu_buf text;
+    vmu_buf_init(&text);
+    int rc = 0;
+    if (which == GCS_STD_TIME) {
+        /* time.Time decodes itself from the raw text, whatever its type. */
+        int t = gcs_time_unmarshal_json(raw, raw_len, &st->time, &text);
+        if (t == -2)
+            rc = -1;
+        else if (t == 0)
+            st->set |= 1u << GCS_STD_TIME;
+        else
+            rc = std_fail(e, arena, GCS_OUT_FAIL_NOW, &text);
+    } else if (v->kind == VMU_VALUE_STRING) {
+        /* A level that is not a logrus name. */
+        if (vmu_buf_puts(&text, "not a valid logrus Level: ") != 0 ||
+            vmu_format_go_quote(v->as.str.ptr, v->as.str.len, &text) != 0)
+            rc = -1;
+        else
+            rc = std_fail(e, arena, GCS_OUT_FAIL_NOW, &text);
+    } else if (!st->failed) {
+        const char *kind = v->kind == VMU_VALUE_BOOL     ? "bool"
+                           : v->kind == VMU_VALUE_OBJECT ? "object"
+                           : v->kind == VMU_VALUE_ARRAY  ? "array"
+                                                         : "number";
+        if (vmu_buf_printf(&text, "json: cannot unmarshal %s into Go struct field standard.%s of type %s",
+                           kind, which == GCS_STD_LEVEL ? "level" : "msg",
+                           which == GCS_STD_LEVEL ? "logrus.Level" : "string") != 0)
+            rc = -1;
+        else
+            rc = std_fail(e, arena, GCS_OUT_FAIL_SAVED, &text);
+    }
+    vmu_buf_free(&text);
+    return rc;
+}
+
+int gcs_entry_value(gcs_entry_state *e, gcs_arena *arena, size_t member, const vmu_value *v,
+                    const uint8_t *raw, size_t raw_len)
+{
+    uint8_t which = e->pending_std;
+    e->pending_std = GCS_STD_NONE;
+    /* How the value decodes into the standard struct: the usual texts here,
+     * the rest in std_outcome_slow. */
+    gcs_std_state *st = &e->std;
+    /* After an error that stops it, the decode sees no more members; null
+     * leaves a field alone. */
+    if (st->failed == GCS_OUT_FAIL_NOW || v->kind == VMU_VALUE_NULL)
+        return 0;
+    if (which == GCS_STD_MSG && v->kind == VMU_VALUE_STRING) {
+        st->msg_member = member;
+        st->set |= 1u << GCS_STD_MSG;
+        return 0;
+    }
+    if (which == GCS_STD_TIME && gcs_time_fast_cached(&e->time_cache, raw, raw_len, &st->time) == 0) {
+        st->set |= 1u << GCS_STD_TIME;
+        return 0;
+    }
+    if (which == GCS_STD_LEVEL && v->kind == VMU_VALUE_STRING &&
+        vmu_log_level_parse(v->as.str.ptr, v->as.str.len, &st->level) == 0) {
+        st->set |= 1u << GCS_STD_LEVEL;
+        return 0;
+    }
+    return std_outcome_slow(e, arena, which, v, raw, raw_len);
+}
+
+int gcs_entry_number_out_of_range(gcs_entry_state *e, gcs_arena *arena, const char *s, size_t len)
+{
+    if (e->map_error)
+        return 0;
+    static const char head[] = "json: cannot unmarshal number ";
+    static const char tail[] = " into Go value of type float64";
+    size_t n = sizeof head - 1 + len + sizeof tail - 1;
+    char *text = gcs_arena_alloc(arena, n);
+    if (!text)
+        return -1;
+    memcpy(text, head, sizeof head - 1);
+    memcpy(text + sizeof head - 1, s, len);
+    memcpy(text + sizeof head - 1 + len, tail, sizeof tail - 1);
+    e->map_error = text;
+    e->map_error_len = n;
+    return 0;
+}
+
+/* ---- the whole entry ---- */
 
 /* The member a "message"/"Message" mark names when it is a string. */
 static const vmu_field *string_member(const vmu_field *members, size_t index)
@@ -29,10 +170,9 @@ static const vmu_field *string_member(const vmu_field *members, size_t index)
     return &members[index];
 }
 
-void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
+void gcs_entry_apply(const gcs_entry_state *e, vmu_field *members, size_t count,
+                     gcs_entry_result *out)
 {
-    vmu_field *members = p->nodes;
-    size_t count = p->node_count;
     out->ok = false;
     out->level = VMU_LEVEL_INFO;
     out->msg = "";
@@ -43,15 +183,15 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
     out->field_start = 0;
     out->field_count = 0;
 
-    const gcs_std_state *std = &p->std;
+    const gcs_std_state *std = &e->std;
     if (std->failed) {
         out->error = std->error;
         out->error_len = std->error_len;
         return;
     }
-    if (p->map_error) {
-        out->error = p->map_error;
-        out->error_len = p->map_error_len;
+    if (e->map_error) {
+        out->error = e->map_error;
+        out->error_len = e->map_error_len;
         return;
     }
 
@@ -71,12 +211,12 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
     /* ETW entries carry their text under the last "message" or, if that is
      * no string, the last "Message": every member of that key goes. */
     int etw_mark = -1;
-    const vmu_field *source = string_member(members, p->source_member);
+    const vmu_field *source = string_member(members, e->source_member);
     if (source && source->value.as.str.len == 3 && memcmp(source->value.as.str.ptr, "ETW", 3) == 0) {
-        const vmu_field *text = string_member(members, p->lower_message_member);
+        const vmu_field *text = string_member(members, e->lower_message_member);
         etw_mark = GCS_MARK_LOWER_MESSAGE;
         if (!text) {
-            text = string_member(members, p->upper_message_member);
+            text = string_member(members, e->upper_message_member);
             etw_mark = GCS_MARK_UPPER_MESSAGE;
         }
         if (text) {
@@ -92,8 +232,8 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
      * the old end, and deleted members that lead (the usual standard keys)
      * cost no move at all. */
     size_t end = count, gone = 0;
-    for (size_t m = p->mark_count; m-- > 0;) {
-        const gcs_key_mark *k = &p->marks[m];
+    for (size_t m = e->mark_count; m-- > 0;) {
+        const gcs_key_mark *k = &e->marks[m];
         if (k->kind != GCS_MARK_STD && k->kind != etw_mark)
             continue;
         size_t at = k->member;
@@ -109,158 +249,3 @@ void gcs_entry_apply(gcs_parser *p, gcs_entry_result *out)
     out->ok = true;
 }
 
-/* ---- decode_gcs_log_entry ---- */
-
-typedef struct entry_storage {
-    gcs_parser parser;
-    gcs_entry_result result;
-    bool decoded;
-    vmu_buf error;
-} entry_storage;
-
-static int capture_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_len)
-{
-    (void)raw;
-    (void)raw_len;
-    entry_storage *st = user;
-    gcs_entry_result *r = &st->result;
-    if (p->top == GCS_TOP_OBJECT || p->top == GCS_TOP_NULL) {
-        /* null decodes into an empty entry: level info, no time, no fields. */
-        gcs_entry_apply(p, r);
-    } else {
-        memset(r, 0, sizeof *r);
-        r->error = p->scalar_error;
-        r->error_len = strlen(p->scalar_error);
-    }
-    st->decoded = true;
-    return GCS_STOP_NONE;
-}
-
-typedef struct key_rank {
-    const char *key;
-    size_t len;
-    size_t index;
-} key_rank;
-
-static int key_rank_cmp(const void *a, const void *b)
-{
-    const key_rank *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = n ? memcmp(x->key, y->key, n) : 0;
-    if (c)
-        return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* A Go map keeps the last value of a repeated key: so do the fields. */
-static int unique_keys(vmu_field *fields, size_t *count)
-{
-    size_t n = *count;
-    if (n < 2)
-        return 0;
-    key_rank *ranks = vmu_malloc(n * sizeof *ranks);
-    bool *drop = vmu_calloc(n, sizeof *drop);
-    if (!ranks || !drop) {
-        vmu_free(ranks);
-        vmu_free(drop);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        ranks[i] = (key_rank){fields[i].key, fields[i].key_len, i};
-    qsort(ranks, n, sizeof *ranks, key_rank_cmp);
-    for (size_t i = 0; i + 1 < n; i++)
-        if (ranks[i].len == ranks[i + 1].len &&
-            (ranks[i].len == 0 || memcmp(ranks[i].key, ranks[i + 1].key, ranks[i].len) == 0))
-            drop[ranks[i].index] = true;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!drop[i])
-            fields[kept++] = fields[i];
-    *count = kept;
-    vmu_free(ranks);
-    vmu_free(drop);
-    return 0;
-}
-
-static int entry_failed(vmu_gcs_entry *out, entry_storage *st, vmu_err *err)
-{
-    if (st && !st->error.failed && st->error.len) {
-        out->error = st->error.data;
-        out->error_len = st->error.len;
-    } else {
-        out->error = "out of memory";
-        out->error_len = strlen(out->error);
-    }
-    vmu_err_set(err, "%.*s", (int)(out->error_len > 500 ? 500 : out->error_len), out->error);
-    return -1;
-}
-
-int vmu_gcs_decode_entry(const char *json, size_t len, vmu_gcs_entry *out, vmu_err *err)
-{
-    memset(out, 0, sizeof *out);
-    out->time = gcs_time_zero();
-    out->level = VMU_LEVEL_INFO;
-    out->msg = "";
-    entry_storage *st = vmu_calloc(1, sizeof *st);
-    if (!st)
-        return entry_failed(out, NULL, err);
-    out->storage = st;
-    vmu_buf_init(&st->error);
-    if (!json && len)
-        return vmu_buf_puts(&st->error, "no input"), entry_failed(out, st, err);
-
-    /* json.Unmarshal checks the whole text with the scanner first. */
-    gcs_json_scanner *scanner = vmu_malloc(sizeof *scanner);
-    if (!scanner)
-        return entry_failed(out, st, err);
-    int valid = gcs_json_check_valid((const uint8_t *)json, len, scanner, &st->error);
-    vmu_free(scanner);
-    if (valid != 0)
-        return entry_failed(out, st, err);
-
-    if (gcs_parser_init(&st->parser, capture_value, st) != 0)
-        return entry_failed(out, st, err);
-    st->parser.keep_value = true;
-    st->parser.zero_copy = false; /* the fields outlive the caller's text */
-    yajl_status status = gcs_parser_feed(&st->parser, (const uint8_t *)json, len, 0);
-    if (status == yajl_status_ok && !st->decoded && gcs_parser_carry_tail(&st->parser) == 0)
-        status = gcs_parser_feed(&st->parser, (const uint8_t *)" ", 1, len); /* a bare number */
-    if (!st->decoded || st->parser.stop == GCS_STOP_NOMEM)
-        return entry_failed(out, st, err);
-
-    gcs_entry_result *r = &st->result;
-    if (!r->ok) {
-        st->error.len = 0;
-        if (vmu_buf_append(&st->error, r->error, r->error_len) != 0)
-            return entry_failed(out, st, err);
-        return entry_failed(out, st, err);
-    }
-    size_t count = r->field_count;
-    /* An entry without members ({} or null) may never have grown the node
-     * array: no offset from a null pointer. */
-    vmu_field *fields = st->parser.nodes ? st->parser.nodes + r->field_start : NULL;
-    if (unique_keys(fields, &count) != 0)
-        return entry_failed(out, st, err);
-    out->time = r->time;
-    out->level = r->level;
-    out->msg = r->msg;
-    out->msg_len = r->msg_len;
-    out->fields = fields;
-    out->field_count = count;
-    return 0;
-}
-
-void vmu_gcs_entry_free(vmu_gcs_entry *entry)
-{
-    if (!entry || !entry->storage)
-        return;
-    entry_storage *st = entry->storage;
-    gcs_parser_free(&st->parser);
-    vmu_buf_free(&st->error);
-    vmu_free(st);
-    entry->storage = NULL;
-    entry->fields = NULL;
-    entry->field_count = 0;
-}

@@ -7,7 +7,7 @@
  * end of an entry too large to hand to yajl (its memory stays O(depth)). */
 #include <string.h>
 
-#include "gcs_internal.h"
+#include "gcs_json_scan.h"
 #include "../log/gofmt.h"
 
 enum {
