@@ -25,7 +25,7 @@
 #include <dirent.h>
 #include <yajl/yajl_parse.h>
 
-#include "../core/gcs/gcs_builder.h"
+#include "../core/gcs/gcs_json_scan.h"
 #include "../core/gcs/gcs_stream.h"
 #include "../core/gcs/gcs_time.h"
 #include "../core/test_hooks.h"

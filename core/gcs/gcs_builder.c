@@ -1,6 +1,7 @@
 /* The value builder of the GCS decoder: yajl's SAX callbacks turn each
- * top-level JSON value of the stream into vmu_values in a reused arena, and
- * hand the finished value to the stream decoder.
+ * top-level JSON value of the stream into vmu_values in a reused arena, tell
+ * the entry rules (gcs_entry.h) of the entry's keys and standard members as
+ * they arrive, and hand the finished value to the caller (gcs_builder.h).
  *
  * yajl is fed the stream in slices as it arrives and validates it as Go's
  * scanner does (same grammar; the two differences, \v and \f as white space
@@ -19,10 +20,9 @@
 #include <string.h>
 
 #include "gcs_builder.h"
+#include "gcs_json_scan.h"
 #include "gcs_number.h"
 #include "gcs_text.h"
-
-/* ---- the parser ---- */
 
 /* Node stack entries kept between entries. */
 #define NODES_KEPT 16384u

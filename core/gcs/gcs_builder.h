@@ -23,7 +23,6 @@
 #include "vmutils.h"
 #include "gcs_arena.h"
 #include "gcs_entry.h"
-#include "gcs_json_scan.h"
 
 /* What ended the value being parsed, when a callback stops yajl. */
 enum {

@@ -1,5 +1,6 @@
-/* GCSLogEntry.UnmarshalJSON's rules, on an object already decoded by the
- * parser.
+/* GCSLogEntry.UnmarshalJSON's rules, applied as the value builder reports
+ * the entry's keys and standard members, and on the complete entry (the
+ * interface is gcs_entry.h).
  *
  * Go decodes each entry twice: once into the standard struct (time, level,
  * msg, matched case-insensitively, each decoded by its own type's rules)
@@ -10,7 +11,6 @@
  * exact lower-case standard keys leave the fields, an ETW entry takes its
  * message from "message" or "Message", and whole floats at the top level
  * become int64. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "gcs_entry.h"
@@ -23,17 +23,6 @@ const char *const gcs_type_error_array = "json: cannot unmarshal array into Go v
 
 void gcs_entry_init(gcs_entry_state *e)
 {
-    e->source_member = e->lower_message_member = e->upper_message_member = SIZE_MAX;
-}
-
-void gcs_entry_reset(gcs_entry_state *e)
-{
-    e->std.set = 0;
-    e->std.failed = 0;
-    e->pending_std = GCS_STD_NONE;
-    e->map_error = NULL;
-    e->map_error_len = 0;
-    e->mark_count = 0;
     e->source_member = e->lower_message_member = e->upper_message_member = SIZE_MAX;
 }
 
@@ -71,7 +60,7 @@ static int std_fail(gcs_entry_state *e, gcs_arena *arena, uint8_t how, vmu_buf *
     return st->error ? 0 : -1;
 }
 
-/* std_outcome for the values the short path did not settle: Go's exact
+/* gcs_entry_value for the values its short path did not settle: Go's exact
  * parsers and error texts. 0, or -1 on OOM. */
 static __attribute__((noinline)) int std_outcome_slow(gcs_entry_state *e, gcs_arena *arena,
                                                       uint8_t which, const vmu_value *v,

@@ -96,10 +96,23 @@ extern const char *const gcs_type_error_array;
 
 /* A fresh state (zero-initialised memory). */
 void gcs_entry_init(gcs_entry_state *e);
-/* Forgets the entry (its texts were in the arena), for the next one. */
-void gcs_entry_reset(gcs_entry_state *e);
 void gcs_entry_free(gcs_entry_state *e);
 
+/* Forgets the entry (its texts were in the arena), for the next one. Inline:
+ * once per entry, on the decoding thread. */
+static inline void gcs_entry_reset(gcs_entry_state *e)
+{
+    e->std.set = 0;
+    e->std.failed = 0;
+    e->pending_std = GCS_STD_NONE;
+    e->map_error = NULL;
+    e->map_error_len = 0;
+    e->mark_count = 0;
+    e->source_member = e->lower_message_member = e->upper_message_member = SIZE_MAX;
+}
+
+/* Notes that member `member` is of kind GCS_MARK_*: 0, or -1 on OOM. The
+ * array grows out of line. */
 int gcs_entry_mark_grown(gcs_entry_state *e, size_t member, uint8_t kind);
 
 static inline int gcs_entry_mark(gcs_entry_state *e, size_t member, uint8_t kind)
