@@ -7,7 +7,8 @@
  * The parser's state, by owner:
  *   win    where the bytes of the value being built are (the slice yajl has
  *          now and the value's earlier bytes, the carry): the builder keeps
- *          it; the stream driver reads it to find positions and text
+ *          it; the stream driver reads it to find positions and text, and
+ *          changes it only through the gcs_parser_* calls below
  *   val    the value being built: the builder's alone
  *   entry  what the entry rules know of the entry (gcs_entry.h)
  *   arena  the memory of the value (gcs_arena.h) */
@@ -134,5 +135,30 @@ static inline vmu_field *gcs_parser_members(gcs_parser *p) { return p->val.nodes
 vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n);
 /* Forgets the current value (after it was reported). */
 void gcs_parser_drop_value(gcs_parser *p, uint64_t new_scan_pos);
+
+/* The driver went over the stream up to pos itself (text skipped, a value
+ * too large to build): the next value is looked for from there. */
+static inline void gcs_parser_skip_to(gcs_parser *p, uint64_t pos) { p->win.scan_pos = pos; }
+/* Bytes that only continue the token yajl is inside, kept in the carry
+ * without yajl seeing them yet (gcs_parser_feed_token hands them over
+ * later). 0, or -1 on OOM. */
+static inline int gcs_parser_hold(gcs_parser *p, const uint8_t *s, size_t n)
+{
+    return vmu_buf_append(&p->win.carry, s, n);
+}
+/* At the end of the stream: the carry becomes the last slice fed, so that
+ * positions are read from it alone. */
+static inline void gcs_parser_carry_is_feed(gcs_parser *p)
+{
+    p->win.feed_off = p->win.carry_off + p->win.carry.len;
+}
+/* Takes the carry away from the parser, which is left without one; the
+ * caller frees it. */
+static inline vmu_buf gcs_parser_take_carry(gcs_parser *p)
+{
+    vmu_buf carry = p->win.carry;
+    vmu_buf_init(&p->win.carry);
+    return carry;
+}
 
 #endif

@@ -1,6 +1,6 @@
 /* Go's encoding/json scanner, byte by byte (gcs_json_scan.c): the exact
- * syntax errors and value ends of Go, used off the hot path. Depends on
- * nothing else of the decoder. */
+ * syntax errors and value ends of Go, used off the hot path. A leaf: it
+ * depends on nothing else of the decoder. */
 #ifndef VMUTILS_GCS_JSON_SCAN_H
 #define VMUTILS_GCS_JSON_SCAN_H
 

@@ -442,7 +442,7 @@ static size_t run_oversize(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint6
     report_oversize(d, stop - d->over_start, false);
     if (end == UINT64_MAX) /* the scanner failed at byte j */
         return syntax_error(d, off + j, off + j, p, n, off);
-    d->parser.win.scan_pos = end;
+    gcs_parser_skip_to(&d->parser, end);
     d->mode = MODE_PARSE;
     return (size_t)(end - off);
 }
@@ -480,7 +480,7 @@ static size_t run_skip(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
     block_flush(d, "gcs output");
     if (gcs_parser_restart(&d->parser) != 0)
         d->broken = true;
-    d->parser.win.scan_pos = off + j;
+    gcs_parser_skip_to(&d->parser, off + j);
     d->mode = MODE_PARSE;
     return j;
 }
@@ -675,7 +675,7 @@ static size_t run_hold(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
     uint8_t st = d->lex;
     size_t k = lex_hold_span(&st, p + i, n - i);
     if (k == n - i && off + n - ps->win.carry_off <= d->max_entry) {
-        if (vmu_buf_append(&ps->win.carry, p + i, n - i) != 0) {
+        if (gcs_parser_hold(ps, p + i, n - i) != 0) {
             d->broken = true;
             return n;
         }
@@ -863,13 +863,13 @@ static void settle_pending(vmu_gcs_decoder *d)
     gcs_parser *ps = &d->parser;
     while (d->mode == MODE_PARSE && ps->win.carry.len > 0 && !d->broken) {
         uint64_t vs = ps->win.carry_off;
-        vmu_buf pending = ps->win.carry;
         /* The carry is the stream up to here: treat it as the last slice. */
-        ps->win.feed_off = vs + pending.len;
-        uint64_t e = go_error_at(d, (const uint8_t *)pending.data, vs, vs, vs + pending.len);
+        gcs_parser_carry_is_feed(ps);
+        const vmu_buf *carry = &ps->win.carry;
+        uint64_t e = go_error_at(d, (const uint8_t *)carry->data, vs, vs, vs + carry->len);
         if (e == UINT64_MAX)
             return;
-        vmu_buf_init(&ps->win.carry);
+        vmu_buf pending = gcs_parser_take_carry(ps);
         size_t i = syntax_error(d, vs, e, (const uint8_t *)pending.data, pending.len, vs);
         if (!d->broken && i < pending.len)
             process(d, (const uint8_t *)pending.data + i, pending.len - i, vs + i);
