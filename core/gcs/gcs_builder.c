@@ -48,7 +48,8 @@ const uint8_t *gcs_parser_raw(gcs_parser *p, uint64_t from, size_t upto)
     if (p->win.carry.len == 0)
         return p->win.feed + (from - p->win.feed_off);
     if (upto > p->win.carry_synced) {
-        if (vmu_buf_append(&p->win.carry, p->win.feed + p->win.carry_synced, upto - p->win.carry_synced) != 0)
+        if (vmu_buf_append(&p->win.carry, p->win.feed + p->win.carry_synced,
+                           upto - p->win.carry_synced) != 0)
             return NULL;
         p->win.carry_synced = upto;
     }
@@ -95,7 +96,8 @@ int gcs_parser_carry_tail(gcs_parser *p)
     } else {
         from = p->win.carry_synced;
     }
-    if (p->win.feed_len > from && vmu_buf_append(&p->win.carry, p->win.feed + from, p->win.feed_len - from) != 0)
+    if (p->win.feed_len > from &&
+        vmu_buf_append(&p->win.carry, p->win.feed + from, p->win.feed_len - from) != 0)
         return -1;
     p->win.carry_synced = p->win.feed_len;
     return 0;
@@ -159,7 +161,8 @@ static int stop(gcs_parser *p, int why)
 static inline vmu_field *push_node(gcs_parser *p)
 {
     if (__builtin_expect(p->val.node_count == p->val.node_cap, 0) &&
-        gcs_grow((void **)&p->val.nodes, &p->val.node_cap, p->val.node_count + 1, sizeof *p->val.nodes) != 0)
+        gcs_grow((void **)&p->val.nodes, &p->val.node_cap, p->val.node_count + 1,
+                 sizeof *p->val.nodes) != 0)
         return NULL;
     vmu_field *f = &p->val.nodes[p->val.node_count++];
     f->key = NULL;
@@ -171,7 +174,8 @@ static inline vmu_field *push_node(gcs_parser *p)
 vmu_field *gcs_parser_push_nodes(gcs_parser *p, size_t n)
 {
     if (p->val.node_cap - p->val.node_count < n &&
-        gcs_grow((void **)&p->val.nodes, &p->val.node_cap, p->val.node_count + n, sizeof *p->val.nodes) != 0)
+        gcs_grow((void **)&p->val.nodes, &p->val.node_cap, p->val.node_count + n,
+                 sizeof *p->val.nodes) != 0)
         return NULL;
     vmu_field *first = &p->val.nodes[p->val.node_count];
     p->val.node_count += n;
@@ -190,7 +194,8 @@ static inline vmu_value *slot_value(gcs_parser *p, size_t slot)
 
 static __attribute__((noinline)) size_t item_slot_grown(gcs_parser *p)
 {
-    if (gcs_grow((void **)&p->val.items, &p->val.item_cap, p->val.item_count + 1, sizeof *p->val.items) != 0)
+    if (gcs_grow((void **)&p->val.items, &p->val.item_cap, p->val.item_count + 1,
+                 sizeof *p->val.items) != 0)
         return SIZE_MAX;
     return p->val.item_count++ | ITEM_SLOT;
 }
@@ -406,7 +411,8 @@ static int cb_number(void *ctx, const char *s, size_t len)
 static inline bool in_place(gcs_parser *p, const unsigned char *s, size_t len)
 {
     uintptr_t a = (uintptr_t)s, b = a + len;
-    return a >= p->win.place_lo && b <= p->win.place_hi && (b <= p->win.high_at || feed_string_valid(p, s, len));
+    return a >= p->win.place_lo && b <= p->win.place_hi &&
+           (b <= p->win.high_at || feed_string_valid(p, s, len));
 }
 
 /* in_place without the UTF-8 look: a string before the next non-ASCII
@@ -517,7 +523,8 @@ static int open_container(gcs_parser *p, bool is_object)
         p->val.top = is_object ? GCS_TOP_OBJECT : GCS_TOP_ARRAY;
         p->val.depth = 1;
         if (is_object) {
-            if (!p->val.frames && gcs_grow((void **)&p->val.frames, &p->val.frame_cap, 16, sizeof *p->val.frames) != 0)
+            if (!p->val.frames &&
+                gcs_grow((void **)&p->val.frames, &p->val.frame_cap, 16, sizeof *p->val.frames) != 0)
                 return stop(p, GCS_STOP_NOMEM);
             p->val.frames[0].children_start = 0;
             p->val.frames[0].slot = SIZE_MAX;

@@ -1,4 +1,5 @@
-/* The GCS log stream decoder and forwarder (hcsshim's ParseGCSLogrus).
+/* The GCS log stream driver, vmu_gcs_decoder (hcsshim's ParseGCSLogrus;
+ * the forwarders that read a source into it are gcs_forward.c).
  *
  * Bytes go through one of four modes:
  *   PARSE       yajl decodes top-level values; each complete one becomes a
@@ -25,8 +26,6 @@
 #include "gcs_json_scan.h"
 #include "gcs_stream.h"
 #include "gcs_text.h"
-
-#define SLICE GCS_SLICE
 
 enum { MODE_PARSE, MODE_SKIP, MODE_OVERSIZE, MODE_TERMINATED, MODE_DONE };
 
@@ -226,7 +225,7 @@ static void block_flush(vmu_gcs_decoder *d, const char *msg)
         log_text(d, msg, (const uint8_t *)d->block.data, d->block.len);
     }
     d->block.len = 0;
-    if (d->block.cap > 2 * SLICE)
+    if (d->block.cap > 2 * GCS_SLICE)
         vmu_buf_free(&d->block);
 }
 
@@ -250,8 +249,8 @@ static void forward_entry(vmu_gcs_decoder *d, gcs_parser *p, const gcs_entry_res
     t->value.kind = VMU_VALUE_TIME;
     t->value.as.time = r->time;
     vmu_time now = host_now(d);
-    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len, gcs_parser_members(p) + r->field_start,
-               r->field_count + 2);
+    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len,
+               gcs_parser_members(p) + r->field_start, r->field_count + 2);
 }
 
 static int on_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_len)
@@ -846,7 +845,7 @@ int vmu_gcs_decoder_feed(vmu_gcs_decoder *d, const void *data, size_t len)
         return -1;
     const uint8_t *s = data;
     while (len > 0 && !d->broken) {
-        size_t n = len < SLICE ? len : SLICE;
+        size_t n = len < GCS_SLICE ? len : GCS_SLICE;
         process(d, s, n, d->stream_len);
         d->stream_len += n;
         s += n;
