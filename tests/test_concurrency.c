@@ -51,7 +51,7 @@
             abort();                                                            \
         }                                                                       \
     } while (0)
-/* What one read of the forwarder takes at most (gcs_logs.c's SLICE). */
+/* What one read of the forwarder takes at most (GCS_SLICE, core/gcs/gcs_stream.h). */
 #define READ_SLICE (64u * 1024u)
 #define PAYLOAD_LEN 120
 

@@ -7,8 +7,8 @@
  * end of an entry too large to hand to yajl (its memory stays O(depth)). */
 #include <string.h>
 
-#include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "gcs_json_scan.h"
+#include "../log/gofmt.h"
 
 enum {
     ST_BEGIN_VALUE_OR_EMPTY,

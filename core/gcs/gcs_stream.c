@@ -1,8 +1,9 @@
-/* The GCS log stream decoder and forwarder (hcsshim's ParseGCSLogrus).
+/* The GCS log stream driver, vmu_gcs_decoder (hcsshim's ParseGCSLogrus;
+ * the forwarders that read a source into it are gcs_forward.c).
  *
  * Bytes go through one of four modes:
  *   PARSE       yajl decodes top-level values; each complete one becomes a
- *               record (gcs_parse.c builds it, gcs_entry.c applies the rules)
+ *               record (gcs_builder.c builds it, gcs_entry.c applies the rules)
  *   SKIP        resync only: after a syntax error, text is gathered into a
  *               "gcs output" block until a line starts with '{'
  *   OVERSIZE    an entry over max_entry_bytes: Go's scanner finds its end
@@ -18,17 +19,13 @@
  * (gcs_json_scan.c) run over the failed value, not from yajl, whose error
  * offsets are token-based. The records are therefore the same however the
  * stream is cut into chunks. */
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "gcs_internal.h"
-
-/* Bytes handed to yajl at a time; also how far past max_entry_bytes an
- * entry can grow before it is found to be too large. */
-#define SLICE (64u * 1024u)
+#include "gcs_builder.h"
+#include "gcs_json_scan.h"
+#include "gcs_stream.h"
+#include "gcs_text.h"
 
 enum { MODE_PARSE, MODE_SKIP, MODE_OVERSIZE, MODE_TERMINATED, MODE_DONE };
 
@@ -228,7 +225,7 @@ static void block_flush(vmu_gcs_decoder *d, const char *msg)
         log_text(d, msg, (const uint8_t *)d->block.data, d->block.len);
     }
     d->block.len = 0;
-    if (d->block.cap > 2 * SLICE)
+    if (d->block.cap > 2 * GCS_SLICE)
         vmu_buf_free(&d->block);
 }
 
@@ -252,8 +249,8 @@ static void forward_entry(vmu_gcs_decoder *d, gcs_parser *p, const gcs_entry_res
     t->value.kind = VMU_VALUE_TIME;
     t->value.as.time = r->time;
     vmu_time now = host_now(d);
-    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len, p->nodes + r->field_start,
-               r->field_count + 2);
+    vmu_log_at(d->logger, &now, r->level, r->msg, r->msg_len,
+               gcs_parser_members(p) + r->field_start, r->field_count + 2);
 }
 
 static int on_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_len)
@@ -266,14 +263,7 @@ static int on_value(void *user, gcs_parser *p, const uint8_t *raw, size_t raw_le
         return d->broken ? GCS_STOP_NOMEM : GCS_STOP_NONE;
     }
     gcs_entry_result r;
-    if (p->top == GCS_TOP_OBJECT || p->top == GCS_TOP_NULL) {
-        /* null decodes into an empty entry: level info, no time, no fields. */
-        gcs_entry_apply(p, &r);
-    } else {
-        r.ok = false;
-        r.error = p->scalar_error;
-        r.error_len = strlen(p->scalar_error);
-    }
+    gcs_parser_entry(p, &r);
     if (r.ok) {
         forward_entry(d, p, &r);
         return d->broken ? GCS_STOP_NOMEM : GCS_STOP_NONE;
@@ -297,10 +287,10 @@ static parts stream_parts(const vmu_gcs_decoder *d, const uint8_t *p, uint64_t o
 {
     const gcs_parser *ps = &d->parser;
     parts r = {NULL, NULL, 0, 0};
-    uint64_t split = ps->carry.len > 0 ? ps->feed_off : off;
-    if (from < split && ps->carry.len > 0) {
+    uint64_t split = ps->win.carry.len > 0 ? ps->win.feed_off : off;
+    if (from < split && ps->win.carry.len > 0) {
         uint64_t stop = to < split ? to : split;
-        r.a = (const uint8_t *)ps->carry.data + (from - ps->carry_off);
+        r.a = (const uint8_t *)ps->win.carry.data + (from - ps->win.carry_off);
         r.a_len = (size_t)(stop - from);
         from = stop;
     }
@@ -364,7 +354,7 @@ static size_t syntax_error(vmu_gcs_decoder *d, uint64_t vs, uint64_t e, const ui
         report_oversize(d, e - vs, false);
         vs = e;
     }
-    uint64_t split = ps->carry.len > 0 ? ps->feed_off : off;
+    uint64_t split = ps->win.carry.len > 0 ? ps->win.feed_off : off;
     if (!d->resync) {
         /* Go logs the rest of the stream from the failed value on. */
         d->mode = MODE_TERMINATED;
@@ -411,14 +401,14 @@ static size_t syntax_error(vmu_gcs_decoder *d, uint64_t vs, uint64_t e, const ui
 static size_t start_oversize(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off)
 {
     gcs_parser *ps = &d->parser;
-    uint64_t vs = ps->carry_off;
+    uint64_t vs = ps->win.carry_off;
     uint64_t e = go_error_at(d, p, off, vs, off + n);
     if (d->broken)
         return n;
     if (e != UINT64_MAX)
         return syntax_error(d, vs, e, p, n, off);
     d->head_len = 0;
-    head_add(d, (const uint8_t *)ps->carry.data, ps->carry.len);
+    head_add(d, (const uint8_t *)ps->win.carry.data, ps->win.carry.len);
     d->over_start = vs;
     if (gcs_parser_restart(ps) != 0)
         d->broken = true;
@@ -451,7 +441,7 @@ static size_t run_oversize(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint6
     report_oversize(d, stop - d->over_start, false);
     if (end == UINT64_MAX) /* the scanner failed at byte j */
         return syntax_error(d, off + j, off + j, p, n, off);
-    d->parser.scan_pos = end;
+    gcs_parser_skip_to(&d->parser, end);
     d->mode = MODE_PARSE;
     return (size_t)(end - off);
 }
@@ -489,7 +479,7 @@ static size_t run_skip(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
     block_flush(d, "gcs output");
     if (gcs_parser_restart(&d->parser) != 0)
         d->broken = true;
-    d->parser.scan_pos = off + j;
+    gcs_parser_skip_to(&d->parser, off + j);
     d->mode = MODE_PARSE;
     return j;
 }
@@ -668,10 +658,10 @@ static void feed_held(vmu_gcs_decoder *d)
         return;
     d->holding = false;
     gcs_parser *ps = &d->parser;
-    size_t from = (size_t)(d->hold_off - ps->carry_off);
-    size_t n = ps->carry.len - from;
+    size_t from = (size_t)(d->hold_off - ps->win.carry_off);
+    size_t n = ps->win.carry.len - from;
     d->lexed += n;
-    if (gcs_parser_feed_token(ps, (const uint8_t *)ps->carry.data + from, n, d->hold_off) !=
+    if (gcs_parser_feed_token(ps, (const uint8_t *)ps->win.carry.data + from, n, d->hold_off) !=
         yajl_status_ok)
         d->broken = true; /* cannot be: the bytes continue a token yajl has accepted */
 }
@@ -683,8 +673,8 @@ static size_t run_hold(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
     gcs_parser *ps = &d->parser;
     uint8_t st = d->lex;
     size_t k = lex_hold_span(&st, p + i, n - i);
-    if (k == n - i && off + n - ps->carry_off <= d->max_entry) {
-        if (vmu_buf_append(&ps->carry, p + i, n - i) != 0) {
+    if (k == n - i && off + n - ps->win.carry_off <= d->max_entry) {
+        if (gcs_parser_hold(ps, p + i, n - i) != 0) {
             d->broken = true;
             return n;
         }
@@ -697,6 +687,8 @@ static size_t run_hold(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
 
 uint64_t gcs_decoder_lexed_bytes(const vmu_gcs_decoder *d) { return d->lexed; }
 
+bool gcs_decoder_open(const vmu_gcs_decoder *d) { return !d->broken && d->mode != MODE_DONE; }
+
 static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off, size_t i)
 {
     gcs_parser *ps = &d->parser;
@@ -705,7 +697,7 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     uint64_t feed_off = off + i;
     size_t cut = vf_index(feed, len);
     d->lexed += cut;
-    if (ps->carry.len > 0 && d->lex != LEX_OUT)
+    if (ps->win.carry.len > 0 && d->lex != LEX_OUT)
         d->lexed += feed_off - d->tok_start; /* yajl's buffered token, again */
     yajl_status st = gcs_parser_feed(ps, feed, cut, feed_off);
     if (st == yajl_status_client_canceled && ps->stop == GCS_STOP_NOMEM) {
@@ -725,7 +717,7 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
          * so "24/" and "}\n/" stop at the '/'. Which of the two it is must
          * not depend on how the stream was cut into chunks. */
         if (vs == UINT64_MAX)
-            vs = e > feed_off && e - 1 >= ps->scan_pos && !gcs_json_space(feed[e - 1 - feed_off])
+            vs = e > feed_off && e - 1 >= ps->win.scan_pos && !gcs_json_space(feed[e - 1 - feed_off])
                      ? e - 1
                      : e;
         uint64_t limit = e < feed_off + cut ? e + 1 : feed_off + cut;
@@ -742,7 +734,7 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     }
     if (cut < len) {
         uint64_t at = feed_off + cut;
-        if (ps->depth == 0 && ps->carry.len > 0) {
+        if (!gcs_parser_in_container(ps) && ps->win.carry.len > 0) {
             /* A top-level number or literal ends at the \v, as in Go. */
             st = gcs_parser_feed(ps, (const uint8_t *)" ", 1, at);
             if (st == yajl_status_client_canceled && ps->stop == GCS_STOP_NOMEM) {
@@ -754,21 +746,21 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
                 return (size_t)(at - off);
             }
         }
-        uint64_t vs = ps->carry.len > 0 ? ps->carry_off : at;
+        uint64_t vs = ps->win.carry.len > 0 ? ps->win.carry_off : at;
         /* The value may already have failed in a token yajl has not ended. */
         uint64_t e = vs < at ? go_error_at(d, p, off, vs, at + 1) : at;
         if (d->broken)
             return n;
         return syntax_error(d, vs, e != UINT64_MAX ? e : at, p, n, off);
     }
-    if (ps->carry.len == 0)
+    if (ps->win.carry.len == 0)
         return n;
-    if (off + n - ps->carry_off > d->max_entry)
+    if (off + n - ps->win.carry_off > d->max_entry)
         return start_oversize(d, p, n, off);
     /* The value goes on in the next slice: where its tokens stand. */
     uint64_t from = feed_off;
-    if (ps->carry_off >= feed_off) {
-        from = ps->carry_off;
+    if (ps->win.carry_off >= feed_off) {
+        from = ps->win.carry_off;
         d->lex = LEX_OUT;
     }
     lex_track(&d->lex, &d->tok_start, p + (from - off), (size_t)(off + n - from), from);
@@ -853,7 +845,7 @@ int vmu_gcs_decoder_feed(vmu_gcs_decoder *d, const void *data, size_t len)
         return -1;
     const uint8_t *s = data;
     while (len > 0 && !d->broken) {
-        size_t n = len < SLICE ? len : SLICE;
+        size_t n = len < GCS_SLICE ? len : GCS_SLICE;
         process(d, s, n, d->stream_len);
         d->stream_len += n;
         s += n;
@@ -868,15 +860,15 @@ int vmu_gcs_decoder_feed(vmu_gcs_decoder *d, const void *data, size_t len)
 static void settle_pending(vmu_gcs_decoder *d)
 {
     gcs_parser *ps = &d->parser;
-    while (d->mode == MODE_PARSE && ps->carry.len > 0 && !d->broken) {
-        uint64_t vs = ps->carry_off;
-        vmu_buf pending = ps->carry;
+    while (d->mode == MODE_PARSE && ps->win.carry.len > 0 && !d->broken) {
+        uint64_t vs = ps->win.carry_off;
         /* The carry is the stream up to here: treat it as the last slice. */
-        ps->feed_off = vs + pending.len;
-        uint64_t e = go_error_at(d, (const uint8_t *)pending.data, vs, vs, vs + pending.len);
+        gcs_parser_carry_is_feed(ps);
+        const vmu_buf *carry = &ps->win.carry;
+        uint64_t e = go_error_at(d, (const uint8_t *)carry->data, vs, vs, vs + carry->len);
         if (e == UINT64_MAX)
             return;
-        vmu_buf_init(&ps->carry);
+        vmu_buf pending = gcs_parser_take_carry(ps);
         size_t i = syntax_error(d, vs, e, (const uint8_t *)pending.data, pending.len, vs);
         if (!d->broken && i < pending.len)
             process(d, (const uint8_t *)pending.data + i, pending.len - i, vs + i);
@@ -899,7 +891,7 @@ int vmu_gcs_decoder_fail(vmu_gcs_decoder *d, const char *error, size_t error_len
             log_read_error(d, error ? error : "", error_len, NULL, 0);
         d->mode = MODE_TERMINATED;
         d->block.len = 0;
-        block_append(d, (const uint8_t *)ps->carry.data, ps->carry.len);
+        block_append(d, (const uint8_t *)ps->win.carry.data, ps->win.carry.len);
         break;
     case MODE_SKIP:
         if (!disconnect)
@@ -922,22 +914,22 @@ int vmu_gcs_decoder_fail(vmu_gcs_decoder *d, const char *error, size_t error_len
 static void finish_parse(vmu_gcs_decoder *d)
 {
     gcs_parser *ps = &d->parser;
-    if (ps->carry.len == 0)
+    if (ps->win.carry.len == 0)
         return;
-    if (ps->depth == 0) {
+    if (!gcs_parser_in_container(ps)) {
         /* A number (or literal) at the very end is complete at EOF. */
         yajl_status st = gcs_parser_feed(ps, (const uint8_t *)" ", 1, d->stream_len);
         if (st == yajl_status_client_canceled && ps->stop == GCS_STOP_NOMEM) {
             d->broken = true;
             return;
         }
-        if (ps->carry.len == 0)
+        if (ps->win.carry.len == 0)
             return;
     }
     static const char cut_off[] = "unexpected EOF";
-    const uint8_t *raw = (const uint8_t *)ps->carry.data;
+    const uint8_t *raw = (const uint8_t *)ps->win.carry.data;
     size_t start, len;
-    gcs_trim_space(raw, ps->carry.len, &start, &len);
+    gcs_trim_space(raw, ps->win.carry.len, &start, &len);
     if (d->resync) {
         log_read_error(d, cut_off, sizeof cut_off - 1, raw + start, len);
         return;
@@ -945,7 +937,7 @@ static void finish_parse(vmu_gcs_decoder *d)
     log_read_error(d, cut_off, sizeof cut_off - 1, NULL, 0);
     d->mode = MODE_TERMINATED;
     d->block.len = 0;
-    block_append(d, raw, ps->carry.len);
+    block_append(d, raw, ps->win.carry.len);
     block_flush(d, "gcs terminated");
 }
 
@@ -994,79 +986,4 @@ int vmu_gcs_decode_stream(const char *vm_id, const void *data, size_t len,
         vmu_gcs_decoder_stats(d, stats);
     vmu_gcs_decoder_free(d);
     return rc;
-}
-
-/* ---- forwarders ---- */
-
-int vmu_gcs_decoder_read_from(vmu_gcs_decoder *d, vmu_gcs_read_fn read, void *user,
-                              const char *source_name)
-{
-    if (!d || !read || d->broken || d->mode == MODE_DONE)
-        return -1;
-    uint8_t *buf = vmu_malloc(SLICE);
-    if (!buf)
-        return -1;
-    int rc = 0;
-    bool failed = false;
-    while (rc == 0) {
-        ptrdiff_t got = read(user, buf, SLICE);
-        if (got > 0) {
-            rc = vmu_gcs_decoder_feed(d, buf, (size_t)got);
-            continue;
-        }
-        if (got == 0)
-            break;
-        int err = errno;
-        if (err == EINTR)
-            continue;
-        /* After a failure Go reads on until the next error or EOF
-         * (io.ReadAll), and ignores that error. */
-        if (failed)
-            break;
-        failed = true;
-        vmu_buf text;
-        vmu_buf_init(&text);
-        vmu_buf_printf(&text, "read %s: ", source_name ? source_name : "");
-        gcs_errno_text(err, &text);
-        rc = text.failed ? -1
-                         : vmu_gcs_decoder_fail(d, text.data, text.len,
-                                                err == ECONNRESET || err == ECONNABORTED);
-        vmu_buf_free(&text);
-    }
-    vmu_free(buf);
-    if (rc == 0)
-        rc = vmu_gcs_decoder_finish(d);
-    return rc;
-}
-
-int vmu_gcs_forward(const char *vm_id, vmu_gcs_read_fn read, void *user, const char *source_name,
-                    const vmu_gcs_options *opts, vmu_logger *logger, vmu_gcs_stats *stats)
-{
-    vmu_gcs_decoder *d = vmu_gcs_decoder_new(vm_id, vm_id ? strlen(vm_id) : 0, opts, logger);
-    if (!d)
-        return -1;
-    int rc = vmu_gcs_decoder_read_from(d, read, user, source_name);
-    if (stats)
-        vmu_gcs_decoder_stats(d, stats);
-    vmu_gcs_decoder_free(d);
-    return rc;
-}
-
-static ptrdiff_t read_fd(void *user, void *buf, size_t cap)
-{
-    int fd = *(const int *)user;
-    for (;;) {
-        ssize_t n = read(fd, buf, cap);
-        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            return n;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-int vmu_gcs_forward_fd(const char *vm_id, int fd, const char *source_name,
-                       const vmu_gcs_options *opts, vmu_logger *logger, vmu_gcs_stats *stats)
-{
-    return vmu_gcs_forward(vm_id, read_fd, &fd, source_name, opts, logger, stats);
 }

@@ -18,7 +18,7 @@
 
 #include <linux/vm_sockets.h>
 
-#include "gcs_internal.h"
+#include "gcs_text.h"
 #include "vmutils/gcs_server.h"
 
 #define MAX_EVENTS 256

@@ -8,8 +8,8 @@
  * ParseError.Error()'s, with time's own quoting. */
 #include <string.h>
 
-#include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "gcs_time.h"
+#include "../log/gofmt.h"
 
 static const char layout[] = "\"2006-01-02T15:04:05Z07:00\"";
 
@@ -274,12 +274,6 @@ int gcs_time_fast_cached(gcs_time_cache *cache, const uint8_t *r, size_t len, vm
     out->utc_offset = offset;
     out->utc = utc;
     return 0;
-}
-
-int gcs_time_fast(const uint8_t *r, size_t len, vmu_time *out)
-{
-    gcs_time_cache fresh = {.valid = false};
-    return gcs_time_fast_cached(&fresh, r, len, out);
 }
 
 #define FAIL(elem) return parse_error(raw, len, (elem), v, NULL, err)

@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "gcs_internal.h"
-#include "log/gofmt.h"
+#include "gcs_text.h"
+#include "../log/gofmt.h"
 
 static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 
