@@ -123,7 +123,7 @@ else
 fi
 
 # Every example request gives the same document, warnings and exit status
-# as before (lcow.lua decodes requests as it did).
+# recorded in tests/policy_golden/ (lcow.lua decodes every request the same way).
 diffs=0
 for request in examples/lcow-*.json; do
   golden=tests/policy_golden/$(basename "$request" .json).txt
