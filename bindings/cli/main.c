@@ -189,13 +189,19 @@ static void print_prefix(void)
         fputs("vmutils: ", stderr);
 }
 
+/* One error line: the prefix, the message, a newline. */
+static void print_error(const char *fmt, va_list ap)
+{
+    print_prefix();
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void vmu_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    print_prefix();
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_error(fmt, ap);
     va_end(ap);
 }
 
@@ -211,9 +217,7 @@ int vmu_cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    print_prefix();
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_error(fmt, ap);
     va_end(ap);
     print_try();
     return VMU_EXIT_USAGE;

@@ -133,3 +133,20 @@ uint64_t vmu_lua_check_nonnegative_int64(lua_State *L, int arg)
     luaL_checkany(L, arg);
     return (uint64_t)vmu_lua_check_integer_range(L, arg, arg, NULL, 0, INT64_MAX);
 }
+
+void vmu_lua_register_class(lua_State *L, const char *name, lua_CFunction close,
+                            lua_CFunction tostring, const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, name)) {
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}

@@ -30,6 +30,12 @@ typedef void (*vmu_lua_release)(void *data);
  * `release` must accept. Returns the data. */
 void *vmu_lua_push_guard(lua_State *L, size_t size, vmu_lua_release release);
 
+/* Creates the metatable `name` of an object type once per state: `close`
+ * runs as __gc and __close (it must be safe to call twice), `tostring` as
+ * __tostring, and `methods` is the __index table. */
+void vmu_lua_register_class(lua_State *L, const char *name, lua_CFunction close,
+                            lua_CFunction tostring, const luaL_Reg *methods);
+
 /* Pushes a guard holding an empty vmu_buf: C text built in it is not lost
  * when pushing it to Lua raises. Free it early with vmu_buf_free once the
  * text is copied. */

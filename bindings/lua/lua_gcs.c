@@ -391,16 +391,6 @@ static const luaL_Reg gcs_functions[] = {
 
 void vmu_lua_register_gcs(lua_State *L)
 {
-    if (luaL_newmetatable(L, DECODER_META)) {
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, l_decoder_tostring);
-        lua_setfield(L, -2, "__tostring");
-        luaL_newlib(L, decoder_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    vmu_lua_register_class(L, DECODER_META, box_gc, l_decoder_tostring, decoder_methods);
     luaL_setfuncs(L, gcs_functions, 0);
 }

@@ -317,17 +317,7 @@ static const luaL_Reg server_methods[] = {
 
 void vmu_lua_register_gcs_server(lua_State *L)
 {
-    if (luaL_newmetatable(L, SERVER_META)) {
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, l_tostring);
-        lua_setfield(L, -2, "__tostring");
-        luaL_newlib(L, server_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    vmu_lua_register_class(L, SERVER_META, l_gc, l_tostring, server_methods);
     lua_pushcfunction(L, l_gcs_server);
     lua_setfield(L, -2, "gcs_server");
 }
