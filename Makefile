@@ -17,9 +17,11 @@ MANDIR      ?= $(PREFIX)/share/man
 
 BUILD ?= build
 CC    ?= cc
+# C++ only for core/log/shortest_digits.cc, the C face of double-conversion.
+CXX   ?= c++
 SAN   ?=
 
-PKGS       := yajl libprotobuf-c hwloc
+PKGS       := yajl libprotobuf-c hwloc double-conversion
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LUA_CFLAGS := $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null)
@@ -35,13 +37,17 @@ CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/gen
 # Hidden by default: the shared libraries export only what the public headers
 # declare between VMU_API_BEGIN and VMU_API_END (core/include/vmutils/export.h).
 ALL_CFLAGS = -std=c11 $(WARN) $(OPT) -fPIC -fvisibility=hidden -pthread $(PKG_CFLAGS) $(CFLAGS)
+CXXFLAGS ?=
+ALL_CXXFLAGS = -std=c++11 -fno-exceptions -fno-rtti $(WARN) $(OPT) -fPIC -fvisibility=hidden \
+  $(PKG_CFLAGS) $(CXXFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = $(OPT) -pthread $(LDFLAGS)
 
 # Every unit of the core, its folders included (core/log/, ...); core/gen is
 # protoc-c's output.
 CORE_SRC    := $(sort $(wildcard core/*.c core/*/*.c))
-CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_CXX_SRC := $(wildcard core/*/*.cc)
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(CORE_CXX_SRC:%.cc=$(BUILD)/obj/%.o)
 MODULE_SRC  := $(wildcard bindings/lua/*.c)
 MODULE_OBJ  := $(MODULE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC     := $(wildcard bindings/cli/*.c)
@@ -76,6 +82,10 @@ test-bins: $(TEST_BIN)
 $(BUILD)/obj/%.o: %.c $(wildcard core/include/*.h core/include/vmutils/*.h bindings/*/*.h tests/*.h core/*.h core/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(if $(filter bindings/%,$<),$(LUA_CFLAGS) $(BINDINGS_INC) -Icore/internal) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc $(wildcard core/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(STATIC_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -138,7 +148,7 @@ DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-bu
   libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libcmocka-dev \
   valgrind golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
   groff-base man-db git time gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev \
-  libhwloc-dev hwloc
+  libhwloc-dev hwloc libdouble-conversion-dev
 deps:
 	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | \
 	  awk '$$1 == "ii" { printf "%s ", $$2 }')"; \
@@ -244,6 +254,7 @@ clean:
 # prints the executions of the last run. `make tsan` builds everything with
 # -fsanitize=thread into build/tsan and runs the C tests there.
 FUZZ_CC       ?= clang
+FUZZ_CXX      ?= clang++
 FUZZ_SECONDS  ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
@@ -257,7 +268,7 @@ TSAN_OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-binaries tsan
 
 fuzz-build:
-	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" fuzz-binaries
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) OPT="$(FUZZ_OPT)" fuzz-binaries
 
 fuzz-binaries: $(FUZZ_BIN)
 

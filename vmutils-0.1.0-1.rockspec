@@ -36,6 +36,8 @@ external_dependencies = {
    YAJL = { header = "yajl/yajl_parse.h", library = "yajl" },
    PROTOBUF_C = { header = "protobuf-c/protobuf-c.h", library = "protobuf-c" },
    HWLOC = { header = "hwloc.h", library = "hwloc" },
+   -- Shortest float digits (core/log/shortest_digits.cc, compiled as C++).
+   DOUBLE_CONVERSION = { header = "double-conversion/double-to-string.h", library = "double-conversion" },
    -- The program's line editor (the REPL).
    LIBEDIT = { header = "editline/readline.h", library = "edit" },
 }

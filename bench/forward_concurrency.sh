@@ -15,7 +15,7 @@ MB=${MB:-64}
 mkdir -p "$BUILD/bench"
 bin=$BUILD/bench/forward_concurrency
 ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Icore/include bench/forward_concurrency.c \
-  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc) -lm -pthread -o "$bin" || exit 1
+  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc double-conversion) -lm -pthread -o "$bin" || exit 1
 
 corpus=$BUILD/bench/gcs_corpus-${MB}mib-seed1.jsonl
 if [ ! -s "$corpus" ]; then

@@ -4,7 +4,7 @@
  *
  * Build and run after `make`:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Icore/include bench/log_format_bench.c \
- *      build/libvmutils.a -lm -pthread -o build/log_format_bench
+ *      build/libvmutils.a -ldouble-conversion -lm -pthread -o build/log_format_bench
  *   build/log_format_bench [records]
  */
 #include <stdio.h>

@@ -15,7 +15,7 @@ SECONDS_PER_CASE=${1:-2}
 make -s BUILD="$BUILD" "$BUILD/libvmutils.a" >/dev/null
 mkdir -p "$BUILD/bench"
 cc -std=c11 -O2 -D_GNU_SOURCE -Icore/include -o "$BUILD/bench/numa_fit_bench" bench/numa_fit_bench.c \
-  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc) -lm -pthread
+  "$BUILD/libvmutils.a" $(pkg-config --libs yajl libprotobuf-c hwloc double-conversion) -lm -pthread
 
 "$BUILD/bench/numa_fit_bench" "$SECONDS_PER_CASE" | awk '
   { printf "%-30s %10d fits/s  (%d fits in %.2f s)\n", $2, $8, $4, $6 }

@@ -27,7 +27,7 @@ module_obj=$(ls bindings/lua/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 mkdir -p "$BUILD/bench"
 cc -std=c11 -O2 -D_GNU_SOURCE -Icore/include -Ibindings/lua -Ibindings/policy $(pkg-config --cflags lua5.4) \
   -o "$BUILD/bench/policy_bench" bench/policy_bench.c $embed_obj $module_obj "$BUILD/libvmutils.a" \
-  "$lua_libs" $(pkg-config --libs yajl libprotobuf-c hwloc) -Wl,-E -lm -ldl -pthread
+  "$lua_libs" $(pkg-config --libs yajl libprotobuf-c hwloc double-conversion) -Wl,-E -lm -ldl -pthread
 
 echo "== policy evaluations (scripts/policies/lcow.lua on examples/lcow-request.json, one process)"
 "$BUILD/bench/policy_bench" scripts/policies/lcow.lua examples/lcow-request.json "$SECONDS_PER_RUN" |

@@ -53,7 +53,7 @@ embed_obj=$(ls bindings/policy/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 module_obj=$(ls bindings/lua/*.c | sed "s|^|$BUILD/obj/|; s|\.c$|.o|")
 if cc "${sanitize[@]}" -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore/include -Ibindings/lua -Ibindings/policy $(pkg-config --cflags lua5.4) \
      -o "$work/policy_host" examples/embed/policy_host.c $embed_obj $module_obj "$BUILD/libvmutils.a" \
-     $(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -Wl,-E -lm -ldl -pthread >"$work/log" 2>&1
+     $(pkg-config --libs yajl libprotobuf-c hwloc double-conversion lua5.4) -Wl,-E -lm -ldl -pthread >"$work/log" 2>&1
 then ok "examples/embed/policy_host.c builds against the embedding API"; else not_ok "examples/embed/policy_host.c builds against the embedding API"; fi
 
 "$work/policy_host" "$POLICY" examples/lcow-request.json >"$work/host.json" 2>"$work/log"

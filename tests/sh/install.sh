@@ -49,7 +49,7 @@ check "the policy host runs without LD_LIBRARY_PATH and prints what vmutils poli
 check "the policy host reports a rejection with status 1" \
   "$tmp/policy_host scripts/policies/lcow.lua examples/lcow-reject-deferred-commit.json >/dev/null 2>$tmp/host.err; [ \$? -eq 1 ] && grep -q '^refused: ' $tmp/host.err"
 check "the static runtime and core archives link a policy host too" \
-  "cc $san -std=c11 examples/embed/policy_host.c \$($pc --cflags vmutils-policy) $tmp/prefix/lib/libvmutils-policy.a $tmp/prefix/lib/libvmutils.a \$(pkg-config --libs yajl libprotobuf-c hwloc lua5.4) -lm -ldl -pthread -o $tmp/policy_host_static 2>$tmp/cc.log && ! ldd $tmp/policy_host_static | grep -q libvmutils && $tmp/policy_host_static scripts/policies/lcow.lua examples/lcow-request.json | cmp -s - $tmp/cli.json"
+  "cc $san -std=c11 examples/embed/policy_host.c \$($pc --cflags vmutils-policy) $tmp/prefix/lib/libvmutils-policy.a $tmp/prefix/lib/libvmutils.a \$(pkg-config --libs yajl libprotobuf-c hwloc double-conversion lua5.4) -lm -ldl -pthread -o $tmp/policy_host_static 2>$tmp/cc.log && ! ldd $tmp/policy_host_static | grep -q libvmutils && $tmp/policy_host_static scripts/policies/lcow.lua examples/lcow-request.json | cmp -s - $tmp/cli.json"
 
 check "DESTDIR stages the same tree" \
   "make -s install BUILD=$BUILD PREFIX=/usr/local DESTDIR=$tmp/stage >/dev/null 2>&1 && [ -f $tmp/stage/usr/local/include/vmutils.h ] && [ -f $tmp/stage/usr/local/include/vmutils_policy.h ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils.pc ] && [ -f $tmp/stage/usr/local/lib/pkgconfig/vmutils-policy.pc ] && [ -L $tmp/stage/usr/local/lib/libvmutils.so ] && [ -L $tmp/stage/usr/local/lib/libvmutils-policy.so ]"
