@@ -26,6 +26,7 @@
 #include "gcs_json_scan.h"
 #include "gcs_stream.h"
 #include "gcs_text.h"
+#include "gcs_token.h"
 
 enum { MODE_PARSE, MODE_SKIP, MODE_OVERSIZE, MODE_TERMINATED, MODE_DONE };
 
@@ -53,7 +54,7 @@ struct vmu_gcs_decoder {
     /* PARSE: the token yajl is inside at the end of the last feed (see
      * run_hold), and whether the bytes from hold_off on (in the carry) are
      * held back from it. */
-    uint8_t lex;
+    gcs_token_state lex;
     uint64_t tok_start;
     bool holding;
     uint64_t hold_off;
@@ -499,155 +500,13 @@ static size_t vf_index(const uint8_t *s, size_t n)
  * yajl keeps a token cut by the end of a slice in its own buffer and, at
  * every later yajl_parse call, lexes that buffer again from its first byte
  * before it goes on: a string of N bytes fed in slices of S costs N^2 / S.
- * So once a slice ends inside a string or a number, the next slices only
- * go to the carry (where the value's bytes are kept anyway) while they
- * continue that token. When a slice would end the token (or make the value
- * too large, or the stream ends), the bytes held go to yajl in one call,
- * which cannot end the token or fail (they only continue it), and the
- * slice follows as usual: each byte is lexed at most twice.
- *
- * The token state is followed only over the bytes of a value that spans
- * slices, from its first byte (which starts a token), as yajl's lexer
- * would: a state stands for what the next byte may be. */
-enum {
-    LEX_OUT,   /* between tokens */
-    LEX_STRING,
-    LEX_ESCAPE,
-    LEX_HEX1, /* \u and 1..4 hex digits to come (LEX_HEX1 + n - 1) */
-    LEX_HEX2,
-    LEX_HEX3,
-    LEX_HEX4,
-    LEX_SIGN,  /* "-" */
-    LEX_INT,   /* [-]1-9 digits */
-    LEX_DOT,   /* a digit must follow */
-    LEX_FRAC,
-    LEX_E,     /* a sign or digit must follow */
-    LEX_ESIGN, /* a digit must follow */
-    LEX_EXP,
-    LEX_ZERO,    /* [-]0: ends at the next byte but '.', 'e' */
-    LEX_LITERAL, /* true, false, null: a few bytes, never held */
-};
-
-static inline bool lex_digit(uint8_t c) { return (uint8_t)(c - '0') <= 9; }
-
-static inline bool lex_hex(uint8_t c)
-{
-    return lex_digit(c) || (uint8_t)((c | 0x20) - 'a') <= 5;
-}
-
-/* The state after byte c within a token that c cannot end, or LEX_OUT when
- * c ends the token (or is an error yajl reports). */
-static inline uint8_t lex_continue(uint8_t st, uint8_t c)
-{
-    switch (st) {
-    case LEX_STRING:
-        return c == '\\' ? LEX_ESCAPE : c == '"' || c < 0x20 ? LEX_OUT : LEX_STRING;
-    case LEX_ESCAPE:
-        return c == 'u' ? LEX_HEX4 : c && strchr("\"\\/bfnrt", c) ? LEX_STRING : LEX_OUT;
-    case LEX_HEX1:
-        return lex_hex(c) ? LEX_STRING : LEX_OUT;
-    case LEX_HEX2:
-    case LEX_HEX3:
-    case LEX_HEX4:
-        return lex_hex(c) ? (uint8_t)(st - 1) : LEX_OUT;
-    case LEX_SIGN:
-        return (uint8_t)(c - '1') <= 8 ? LEX_INT : LEX_OUT;
-    case LEX_INT:
-    case LEX_FRAC:
-    case LEX_EXP:
-        return lex_digit(c) ? st : LEX_OUT;
-    case LEX_DOT:
-        return lex_digit(c) ? LEX_FRAC : LEX_OUT;
-    case LEX_E:
-        return lex_digit(c) ? LEX_EXP : c == '+' || c == '-' ? LEX_ESIGN : LEX_OUT;
-    case LEX_ESIGN:
-        return lex_digit(c) ? LEX_EXP : LEX_OUT;
-    default:
-        return LEX_OUT;
-    }
-}
-
-/* The length of the prefix of s[0..n) that continues the token of state
- * *st without ending it; *st becomes the state after it. */
-static size_t lex_hold_span(uint8_t *st, const uint8_t *s, size_t n)
-{
-    uint8_t state = *st;
-    size_t i = 0;
-    while (i < n) {
-        if (state == LEX_STRING) {
-            uint8_t c;
-            while ((c = s[i]) != '"' && c != '\\' && c >= 0x20)
-                if (++i == n)
-                    goto out;
-        }
-        uint8_t next = lex_continue(state, s[i]);
-        if (next == LEX_OUT)
-            break;
-        state = next;
-        i++;
-    }
-out:
-    *st = state;
-    return i;
-}
-
-/* Follows the tokens over s[0..n) (stream offset off) from state *st,
- * through their ends; *tok_start is where the last one began. */
-static void lex_track(uint8_t *st, uint64_t *tok_start, const uint8_t *s, size_t n, uint64_t off)
-{
-    uint8_t state = *st;
-    size_t i = 0;
-    while (i < n) {
-        if (state != LEX_OUT) {
-            i += lex_hold_span(&state, s + i, n - i);
-            if (i == n)
-                break;
-            uint8_t c = s[i];
-            /* c ends the token (or, in a number, moves it to its next part). */
-            if (state == LEX_STRING && c == '"') {
-                state = LEX_OUT;
-                i++;
-                continue;
-            }
-            if ((state == LEX_INT || state == LEX_ZERO) && c == '.') {
-                state = LEX_DOT;
-                i++;
-                continue;
-            }
-            if ((state == LEX_INT || state == LEX_ZERO || state == LEX_FRAC) && (c | 0x20) == 'e') {
-                state = LEX_E;
-                i++;
-                continue;
-            }
-            if (state == LEX_SIGN && c == '0') {
-                state = LEX_ZERO;
-                i++;
-                continue;
-            }
-            if (state == LEX_LITERAL && (uint8_t)((c | 0x20) - 'a') <= 25) {
-                i++;
-                continue;
-            }
-            state = LEX_OUT; /* c is looked at again below */
-        }
-        uint8_t c = s[i];
-        uint8_t start = c == '"'                       ? LEX_STRING
-                        : c == '-'                     ? LEX_SIGN
-                        : c == '0'                     ? LEX_ZERO
-                        : lex_digit(c)                 ? LEX_INT
-                        : (uint8_t)(c - 'a') <= 25     ? LEX_LITERAL
-                                                       : LEX_OUT;
-        if (start != LEX_OUT) {
-            state = start;
-            *tok_start = off + i;
-        }
-        i++;
-    }
-    *st = state;
-}
-
-/* Whether more bytes of the current token can be held back. */
-static inline bool lex_holdable(uint8_t st) { return st != LEX_OUT && st < LEX_ZERO; }
+ * So once a slice ends inside a string or a number (gcs_token.c follows
+ * the tokens), the next slices only go to the carry (where the value's
+ * bytes are kept anyway) while they continue that token. When a slice would
+ * end the token (or make the value too large, or the stream ends), the
+ * bytes held go to yajl in one call, which cannot end the token or fail
+ * (they only continue it), and the slice follows as usual: each byte is
+ * lexed at most twice. */
 
 static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t off, size_t i);
 
@@ -672,7 +531,7 @@ static size_t run_hold(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t 
 {
     gcs_parser *ps = &d->parser;
     uint8_t st = d->lex;
-    size_t k = lex_hold_span(&st, p + i, n - i);
+    size_t k = gcs_token_continue_span(&st, p + i, n - i);
     if (k == n - i && off + n - ps->win.carry_off <= d->max_entry) {
         if (gcs_parser_hold(ps, p + i, n - i) != 0) {
             d->broken = true;
@@ -697,7 +556,7 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     uint64_t feed_off = off + i;
     size_t cut = vf_index(feed, len);
     d->lexed += cut;
-    if (ps->win.carry.len > 0 && d->lex != LEX_OUT)
+    if (ps->win.carry.len > 0 && d->lex != GCS_TOKEN_OUT)
         d->lexed += feed_off - d->tok_start; /* yajl's buffered token, again */
     yajl_status st = gcs_parser_feed(ps, feed, cut, feed_off);
     if (st == yajl_status_client_canceled && ps->stop == GCS_STOP_NOMEM) {
@@ -761,10 +620,10 @@ static size_t run_parse(vmu_gcs_decoder *d, const uint8_t *p, size_t n, uint64_t
     uint64_t from = feed_off;
     if (ps->win.carry_off >= feed_off) {
         from = ps->win.carry_off;
-        d->lex = LEX_OUT;
+        d->lex = GCS_TOKEN_OUT;
     }
-    lex_track(&d->lex, &d->tok_start, p + (from - off), (size_t)(off + n - from), from);
-    if (lex_holdable(d->lex)) {
+    gcs_token_track(&d->lex, &d->tok_start, p + (from - off), (size_t)(off + n - from), from);
+    if (gcs_token_holdable(d->lex)) {
         d->holding = true;
         d->hold_off = off + n;
     }
