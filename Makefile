@@ -17,8 +17,8 @@ MANDIR      ?= $(PREFIX)/share/man
 
 BUILD ?= build
 CC    ?= cc
-# C++ only for core/log/shortest_digits.cc, the C face of double-conversion.
-CXX   ?= c++
+# CXX (make's default, g++) compiles the one C++ file, core/log/shortest_digits.cc:
+# the C face of double-conversion.
 SAN   ?=
 
 PKGS       := yajl libprotobuf-c hwloc double-conversion
