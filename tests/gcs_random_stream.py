@@ -5,13 +5,23 @@ duplicates, ETW entries, numbers at the edges of float64 and int64, times in
 and out of RFC 3339, escapes, surrogates, invalid UTF-8, nesting, and now and
 then a value Go rejects, a syntax error or a cut-off entry.
 
-Usage: gcs_random_stream.py SEED [ENTRIES] > stream
+With --floats, every entry carries eight random float64s instead (any bit
+pattern, subnormals, neighbours of powers of two, short decimals, 17-digit
+fractions), for Go's shortest float text in both formats, nested and not.
+
+Usage: gcs_random_stream.py [--floats] SEED [ENTRIES] > stream
 """
+import math
 import random
+import struct
 import sys
 
-rnd = random.Random(int(sys.argv[1]))
-count = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+args = sys.argv[1:]
+floats_only = bool(args) and args[0] == "--floats"
+if floats_only:
+    args = args[1:]
+rnd = random.Random(int(args[0]))
+count = int(args[1]) if len(args) > 1 else 60
 
 KEYS = ["time", "TIME", "Time", "level", "LEVEL", "Level", "msg", "MSG", "Msg", "m\u017fg",
         "Source", "message", "Message", "uvm-id", "vm.time", "logrus_error", "fields.time",
@@ -56,6 +66,37 @@ def scalar(depth, rare):
     if depth < 3:
         return obj(depth + 1, rare)
     return b"null"
+
+
+def float_text():
+    """A float64 as JSON text: Python's repr is the shortest round-trip form
+    (the digits Go must print), 17 digits make the decoder round."""
+    kind = rnd.randrange(5)
+    if kind == 0:
+        v = struct.unpack("<d", rnd.getrandbits(64).to_bytes(8, "little"))[0]
+    elif kind == 1:
+        v = struct.unpack("<d", rnd.getrandbits(rnd.randrange(1, 53)).to_bytes(8, "little"))[0]
+    elif kind == 2:
+        bits = (rnd.randrange(1, 2047) << 52) + rnd.choice([-2, -1, 0, 1, 2])
+        v = struct.unpack("<d", bits.to_bytes(8, "little"))[0]
+    elif kind == 3:
+        return "%d.%de%d" % (rnd.randrange(10 ** 6), rnd.randrange(10 ** 4), rnd.randrange(-30, 30))
+    else:
+        return "%.17g" % (rnd.random() * 10 ** rnd.randrange(-8, 25))
+    if not math.isfinite(v):
+        v = 0.5
+    return repr(v).replace("inf", "1e308")
+
+
+def float_entry():
+    fields = [b'"f%d":%s' % (i, float_text().encode()) for i in range(6)]
+    fields.append(b'"nested":{"a":[%s,%s]}' % (float_text().encode(), float_text().encode()))
+    return b'{"time":"2024-01-15T10:30:00Z","level":"info","msg":"floats",' + b",".join(fields) + b"}\n"
+
+
+if floats_only:
+    sys.stdout.buffer.write(b"".join(float_entry() for _ in range(count)))
+    sys.exit(0)
 
 
 def obj(depth, rare):

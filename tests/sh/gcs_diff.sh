@@ -102,6 +102,18 @@ for seed in $(seq 1 30); do
   done
 done
 
+# Go's shortest float text on 16,000 random float64s (gcs_random_stream.py
+# --floats: any bit pattern, subnormals, powers of two's neighbours, short
+# decimals), top-level and nested, in both formats.
+echo "# progress: random floats"
+for seed in 1 2; do
+  stream=$tmp/floats-$seed.jsonl
+  plain python3 tests/gcs_random_stream.py --floats "$seed" 1000 >"$stream"
+  for format in json text; do
+    compare "random floats seed $seed" "$stream" "$format"
+  done
+done
+
 # vm.time in text names the host's zone when the offset is the host's (a
 # time in Local): the time cases under other zones, summer time included.
 for zone in Europe/Paris America/New_York; do
