@@ -51,7 +51,13 @@ for ((i = 0; i < ${#targets[@]}; i += jobs)); do
     else
       progress "$t: failed"
       not_ok "$t: failed (input in build/fuzz/artifacts/$t/)"
-      grep -aE 'property failed|ERROR: |runtime error|SUMMARY' "build/fuzz/logs/$t.log" | head -n 5 | sed 's/^/# /'
+      # The whole message (a broken property prints the policy or stream it
+      # built) and the input in base64: on a CI machine the artifact is gone
+      # with the machine.
+      awk '/property failed|runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer/ { on = 1 }
+           /^ *#[0-9]+ 0x/ { on = 0 }
+           on && shown < 40 { print; shown++ }
+           /^SUMMARY|^Base64: / { print }' "build/fuzz/logs/$t.log" | sed 's/^/# /'
     fi
   done
 done
