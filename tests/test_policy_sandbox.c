@@ -188,7 +188,83 @@ static void test_json_encode_does_not_depend_on_garbage(void **state)
     vmu_policy_free(rt);
 }
 
+static void test_memory_exhaustion_reads_the_same_whatever_the_room(void **state)
+{
+    (void)state;
+    /* The policy fills the cap with a nest of tables, catches the error and
+     * returns the nest: the encoder then runs out of memory, whether its
+     * first refused allocation is a table or a larger Lua stack. How much
+     * room is left at that point depends on the bytes the state held before
+     * (a runtime that ran other policies holds a few more or less), so the
+     * cap is moved a few bytes at a time over 1 KiB. */
+    static const char nest[] =
+        "return function() local t = {} "
+        "pcall(function() for i = 1, 2^53 do t = { { { t, t, k = t }, 64 }, 0 } end end) "
+        "return { t = t } end";
+    int stack_overflows = 0, others = 0;
+    for (size_t cap = 1u << 20; cap < (1u << 20) + 1024; cap += 8) {
+        vmu_policy *rt = new_runtime(0, cap, 0);
+        load(rt, nest);
+        const char *msg = failure(rt, "{}");
+        if (strstr(msg, "stack overflow"))
+            stack_overflows++;
+        else if (strcmp(msg, VMU_POLICY_ERR_MEMORY) != 0 && others++ == 0)
+            print_message("cap %zu: %s\n", cap, msg);
+        vmu_policy_free(rt);
+    }
+    assert_int_equal(stack_overflows, 0);
+    assert_int_equal(others, 0);
+}
+
+static void test_module_texts_do_not_depend_on_garbage(void **state)
+{
+    (void)state;
+    /* vmutils.go.quote and vmutils.json_encode build their text outside Lua
+     * in the room left under the cap, which garbage takes until collected:
+     * about 3 MiB of it here, with 2 MiB of text to build in a 6 MiB cap. */
+    static const char *const calls[] = {
+        "#vmutils.go.quote(('y'):rep(500000))",
+        "#vmutils.json_encode({ ('y'):rep(1000000) })",
+    };
+    static const char *const lengths[] = {"[500002]", "[1000004]"};
+    for (size_t i = 0; i < ARRAY_LEN(calls); i++) {
+        vmu_policy *rt = new_runtime(0, 6u << 20, 0);
+        char policy[512];
+        snprintf(policy, sizeof policy,
+                 "return function() local junk = {} for i = 1, 30000 do "
+                 "junk[i] = ('x'):rep(64) .. i end junk = nil return { %s } end",
+                 calls[i]);
+        load(rt, policy);
+        for (int k = 0; k < 3; k++)
+            assert_string_equal(document(rt, "{}"), lengths[i]);
+        vmu_policy_free(rt);
+    }
+}
+
 /* ---- every call starts from the same state ---- */
+
+static void test_filling_the_cap_gives_the_same_room_every_call(void **state)
+{
+    (void)state;
+    /* Each step keeps 100 KB and drops 100 KB; the policy counts the steps
+     * that fit under the cap. The dropped halves are garbage that the
+     * collector must give back whenever the cap is reached, on the first call
+     * and on later ones alike. */
+    static const char fill[] =
+        "return function() local t, n = {}, 0 "
+        "pcall(function() for i = 1, math.maxinteger do "
+        "t = { t, string.format('%s %d', ('a'):rep(100000), 7) } end end) "
+        "while t[1] do n = n + 1 t = t[1] end return { n } end";
+    vmu_policy *rt = new_runtime(0, 4u << 20, 0);
+    load(rt, fill);
+    char first[64];
+    snprintf(first, sizeof first, "%s", document(rt, "{}"));
+    for (int i = 0; i < 3; i++) {
+        load(rt, fill);
+        assert_string_equal(document(rt, "{}"), first);
+    }
+    vmu_policy_free(rt);
+}
 
 static void test_random_generator_restarts_each_evaluation(void **state)
 {
@@ -310,6 +386,57 @@ static void test_deadline_stops_c_work(void **state)
         assert_policy_document(rt, "return function() return { 1 } end", "[1]");
     }
     vmu_policy_free(rt);
+}
+
+static void count_record(void *user, const vmu_log_record *record)
+{
+    (void)record;
+    (*(int *)user)++;
+}
+
+static void test_deadline_stops_work_between_hook_checks(void **state)
+{
+    (void)state;
+    /* One VM instruction can do work in proportion to the memory cap
+     * (s:upper(), s .. s, string.rep one byte a million times), or open a
+     * file (system calls that allocate little in the state); the hook,
+     * every 10,000 instructions, would let the first 600 or more of the steps
+     * below run before it looks at the clock. Each step logs a record, so
+     * the records counted are the steps run. An allocating step takes a
+     * millisecond or so, an open some microseconds: with the deadlines below,
+     * on any machine far fewer run. */
+    static const char text[] = "('a'):rep(1 << 20)", none[] = "''";
+    static const struct {
+        const char *s; /* the text the step works on */
+        const char *body;
+        uint64_t deadline_ms;
+        int max_steps;
+    } cases[] = {
+        {text, "local x = s:upper()", 20, 300},
+        {text, "local x = s .. s", 20, 300},
+        {none, "local x = string.rep('a', 1 << 20)", 20, 300},
+        {none, "local x = string.rep('b', 1 << 19, 'a')", 20, 300},
+        {none, "for l in io.lines('/proc/self/status') do break end", 2, 300},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        vmu_policy *rt = new_runtime(UINT64_MAX, 0, cases[i].deadline_ms);
+        int steps = 0;
+        vmu_logger_set_sink(vmu_policy_logger(rt), count_record, &steps);
+        char policy[512];
+        snprintf(policy, sizeof policy,
+                 "return function() local s = %s pcall(function() "
+                 "for i = 1, 2000 do %s log.info('step') end end) return { 'escaped' } end",
+                 cases[i].s, cases[i].body);
+        load(rt, policy);
+        const char *msg = failure(rt, "{}");
+        if (strcmp(msg, VMU_POLICY_ERR_TIME_LIMIT) != 0)
+            fail_msg("%s: %s", cases[i].body, msg);
+        if (steps > cases[i].max_steps)
+            fail_msg("%s: %d steps ran past a %d ms deadline", cases[i].body, steps,
+                     (int)cases[i].deadline_ms);
+        assert_policy_document(rt, "return function() return { 1 } end", "[1]");
+        vmu_policy_free(rt);
+    }
 }
 
 static void test_deadline_covers_the_document(void **state)
@@ -467,10 +594,14 @@ int main(void)
         cmocka_unit_test(test_json_encode_replaces_cjson),
         cmocka_unit_test(test_json_encode_is_bounded_by_the_memory_cap),
         cmocka_unit_test(test_json_encode_does_not_depend_on_garbage),
+        cmocka_unit_test(test_memory_exhaustion_reads_the_same_whatever_the_room),
+        cmocka_unit_test(test_module_texts_do_not_depend_on_garbage),
+        cmocka_unit_test(test_filling_the_cap_gives_the_same_room_every_call),
         cmocka_unit_test(test_random_generator_restarts_each_evaluation),
         cmocka_unit_test(test_open_files_are_limited_and_closed),
         cmocka_unit_test(test_host_standard_descriptors_are_unreachable),
         cmocka_unit_test(test_deadline_stops_c_work),
+        cmocka_unit_test(test_deadline_stops_work_between_hook_checks),
         cmocka_unit_test(test_deadline_covers_the_document),
         cmocka_unit_test(test_bounded_functions_keep_their_results),
         cmocka_unit_test(test_patterns_match_lua),

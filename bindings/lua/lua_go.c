@@ -8,9 +8,15 @@
 #include "lua_vmutils.h"
 
 /* The text is built outside the Lua allocator, then copied into Lua: in a
- * capped state (a policy) both must fit in the room left. */
+ * capped state (a policy) both must fit in the room left. Garbage takes
+ * room until it is collected: it is collected before the answer is no, as
+ * Lua's allocator does, so that the answer does not depend on the
+ * collector's pace. */
 static void check_room(lua_State *L, size_t need)
 {
+    if (need <= vmu_lua_headroom(L) / 2)
+        return;
+    lua_gc(L, LUA_GCCOLLECT);
     if (need > vmu_lua_headroom(L) / 2)
         luaL_error(L, "not enough memory");
 }

@@ -61,22 +61,43 @@ static int encode_protected(lua_State *L)
     return 0;
 }
 
-/* json_encode(value) -> text | nil, "not enough memory". In a capped state
- * the text (and its copy as a Lua string) must fit in the room left. */
-static int l_json_encode(lua_State *L)
+/* Encodes the value at 1 into `out` with at most half the room left;
+ * returns the pcall status, the error (if any) on the stack top. */
+static int encode_in_room(lua_State *L, vmu_buf *out)
 {
-    luaL_checkany(L, 1);
-    lua_settop(L, 1);
     size_t headroom = vmu_lua_headroom(L);
-    vmu_buf *out = vmu_lua_push_buf_box(L);
     encode_job job = {out, headroom == SIZE_MAX ? SIZE_MAX - 1 : headroom / 2,
                       VMU_POLICY_ERR_MEMORY};
     lua_pushcfunction(L, encode_protected);
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, &job);
-    int status = lua_pcall(L, 2, 0, 0);
+    return lua_pcall(L, 2, 0, 0);
+}
+
+static int is_memory_failure(lua_State *L, int status)
+{
     const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
-    if (status == LUA_ERRMEM || (why && strcmp(why, VMU_POLICY_ERR_MEMORY) == 0)) {
+    return status == LUA_ERRMEM || (why && strcmp(why, VMU_POLICY_ERR_MEMORY) == 0);
+}
+
+/* json_encode(value) -> text | nil, "not enough memory". In a capped state
+ * the text (and its copy as a Lua string) must fit in the room left, which
+ * garbage takes until it is collected: short of room, it collects and tries
+ * once more, as Lua's allocator does. */
+static int l_json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    vmu_buf *out = vmu_lua_push_buf_box(L);
+    int status = encode_in_room(L, out);
+    if (is_memory_failure(L, status) && vmu_lua_headroom(L) != SIZE_MAX) {
+        lua_pop(L, 1);
+        vmu_buf_free(out);
+        lua_gc(L, LUA_GCCOLLECT);
+        status = encode_in_room(L, out);
+    }
+    const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
+    if (is_memory_failure(L, status)) {
         vmu_buf_free(out);
         return vmu_lua_fail(L, VMU_POLICY_ERR_MEMORY);
     }

@@ -18,6 +18,12 @@
 /* The hook runs every HOOK_STEP instructions: often enough that a budget is
  * honoured to within that many instructions, rarely enough to cost nothing. */
 #define HOOK_STEP 10000
+/* The allocator checks the deadline every time this many bytes were
+ * allocated: one instruction (s .. s, s:upper(), string.rep) can do work in
+ * proportion to the memory cap, and the hook sees only instruction counts.
+ * A check (a system call) per 256 KiB costs nothing next to the work of
+ * filling them. */
+#define ALLOC_CHECK_BYTES (256u * 1024u)
 
 const char vmu_policy_key_cjson = 'c';
 const char vmu_policy_key_vmutils = 'v';
@@ -32,6 +38,9 @@ struct vmu_policy {
     lua_State *L;
     size_t memory_in_use;
     size_t memory_limit;
+    bool refused; /* the latest allocation (not a free) was refused */
+    bool metered; /* in a call: allocations check the deadline */
+    size_t allocated_unchecked; /* bytes allocated since the last check */
     uint64_t instruction_budget;
     uint64_t instructions_left;
     unsigned hook_count; /* the count the hook is set to fire at */
@@ -63,6 +72,24 @@ void vmu_policy_config_init(vmu_policy_config *config)
     config->max_policy_bytes = VMU_POLICY_DEFAULT_MAX_POLICY_BYTES;
 }
 
+static int past_deadline(const vmu_policy *rt);
+
+/* Within a call that has a time limit, once the deadline has passed (or
+ * another limit was reached) every allocation is refused: the work that needs
+ * memory stops at once, and the error it raises reads as the limit
+ * (take_error), even where a policy catches it with pcall. The hook ends the
+ * rest at its next count. */
+static bool allocation_in_time(vmu_policy *rt, size_t growth)
+{
+    rt->allocated_unchecked += growth;
+    if (rt->allocated_unchecked >= ALLOC_CHECK_BYTES) {
+        rt->allocated_unchecked = 0;
+        if (rt->limit == LIMIT_NONE && past_deadline(rt))
+            rt->limit = LIMIT_TIME;
+    }
+    return rt->limit == LIMIT_NONE;
+}
+
 /* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
  * retry, then raise "not enough memory", and the state stays consistent. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -74,11 +101,15 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         rt->memory_in_use -= old;
         return NULL;
     }
+    rt->refused = true;
     if (nsize > old && nsize - old > rt->memory_limit - rt->memory_in_use)
+        return NULL;
+    if (rt->metered && !allocation_in_time(rt, nsize > old ? nsize - old : 0))
         return NULL;
     void *grown = realloc(ptr, nsize);
     if (!grown)
         return NULL;
+    rt->refused = false;
     rt->memory_in_use = rt->memory_in_use - old + nsize;
     return grown;
 }
@@ -211,6 +242,22 @@ void vmu_policy_check_deadline(lua_State *L)
         reach_limit(L, rt, LIMIT_TIME);
 }
 
+void vmu_policy_check_stack(lua_State *L, int n, const char *what)
+{
+    if (lua_checkstack(L, n))
+        return;
+    /* lua_checkstack answers 0 both past Lua's stack limit and when the
+     * cap refuses the larger stack. Reported as a stack overflow, the
+     * second would name a different error depending on whether the stack
+     * or a table was the first allocation past the cap. The runtime is the
+     * allocator's: the stack may have no slot left for a registry lookup. */
+    void *ud = NULL;
+    vmu_policy *rt = lua_getallocf(L, &ud) == capped_alloc ? ud : NULL;
+    if (rt && rt->refused)
+        luaL_error(L, VMU_POLICY_ERR_MEMORY);
+    luaL_error(L, "stack overflow (%s)", what);
+}
+
 size_t vmu_policy_max_open_files(lua_State *L)
 {
     vmu_policy *rt = runtime_of(L);
@@ -238,6 +285,8 @@ vmu_buf *vmu_policy_scratch_text(lua_State *L) { return &runtime_of(L)->scratch;
 static void call_start(vmu_policy *rt)
 {
     rt->limit = LIMIT_NONE;
+    rt->allocated_unchecked = 0;
+    rt->metered = rt->time_limit_ns != UINT64_MAX;
     vmu_sandbox_begin_call(rt->L);
     rt->deadline_ns = rt->time_limit_ns == UINT64_MAX ? UINT64_MAX : cpu_now_ns() + rt->time_limit_ns;
     if (rt->instruction_budget == UINT64_MAX && rt->time_limit_ns == UINT64_MAX) {
@@ -257,6 +306,7 @@ static void budget_stop(vmu_policy *rt) { lua_sethook(rt->L, NULL, 0, 0); }
  * the files the policy left open closed, the scratch text freed. */
 static void call_end(vmu_policy *rt)
 {
+    rt->metered = false;
     budget_stop(rt);
     vmu_sandbox_end_call(rt->L);
     vmu_buf_free(&rt->scratch);

@@ -179,6 +179,9 @@ static void push_open_files(lua_State *L)
 /* Pushes a tracked handle for `path` (reading), or nil, message, errno. */
 static int open_tracked(lua_State *L, const char *path)
 {
+    /* Opening costs system calls that allocate little in the state: a loop
+     * of opens would run for a whole hook interval past the deadline. */
+    vmu_policy_check_deadline(L);
     push_open_files(L);
     int files = lua_gettop(L);
     size_t limit = vmu_policy_max_open_files(L);
@@ -226,7 +229,7 @@ static int files_lines(lua_State *L)
     if (open_tracked(L, path) != 1)
         return luaL_error(L, "%s", lua_tostring(L, -2));
     int file = lua_gettop(L);
-    luaL_checkstack(L, nformats + 2, "too many arguments");
+    vmu_policy_check_stack(L, nformats + 2, "too many arguments");
     lua_getfield(L, file, "lines");
     lua_pushvalue(L, file);
     for (int i = 2; i <= nformats + 1; i++)

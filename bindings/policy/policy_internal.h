@@ -59,6 +59,10 @@ void vmu_policy_charge(lua_State *L, uint64_t work);
 /* The deadline alone, for C work after the policy returned (encoding the
  * document); nothing outside a runtime. */
 void vmu_policy_check_deadline(lua_State *L);
+/* luaL_checkstack, but a larger stack that the memory cap refuses is
+ * VMU_POLICY_ERR_MEMORY, as any other allocation past the cap, and only a
+ * stack past Lua's limit is "stack overflow (what)". */
+void vmu_policy_check_stack(lua_State *L, int n, const char *what);
 size_t vmu_policy_max_open_files(lua_State *L);
 size_t vmu_policy_memory_room(lua_State *L);
 vmu_buf *vmu_policy_scratch(lua_State *L);
@@ -78,6 +82,15 @@ void vmu_bounded_table(lua_State *L, int lib);
 /* string.find, match, gmatch and gsub with a matcher that counts its steps
  * (policy_patterns.c), set into the library copy at `lib`. */
 void vmu_bounded_patterns(lua_State *L, int lib);
+
+/* string.format, rep, upper, lower, reverse, char, pack and gsub,
+ * table.concat and utf8.char (policy_memory_retry.c): their luaL_Buffer
+ * bypasses the collector, so a "not enough memory" collects the garbage and
+ * runs them once more. Set over the library copy at `lib`, after the
+ * bounded replacements. */
+void vmu_memory_retry_string(lua_State *L, int lib);
+void vmu_memory_retry_table(lua_State *L, int lib);
+void vmu_memory_retry_utf8(lua_State *L, int lib);
 
 /* The policy's io table, open, lines and type (policy_files.c),
  * pushed; and closing every file policies left open. */

@@ -166,7 +166,7 @@ static void encode_table(encoder *e, int idx, int depth)
     if (depth >= MAX_DEPTH)
         luaL_error(e->L, "cannot encode the document: nested more than %d levels (a cycle?)",
                    MAX_DEPTH);
-    luaL_checkstack(e->L, 8, "document nesting");
+    vmu_policy_check_stack(e->L, 8, "document nesting");
     if (copy_written(e, idx, depth))
         return;
     size_t start = e->out->len;
@@ -225,7 +225,7 @@ static void encode_fresh_table(encoder *e, int idx, int depth)
     int values_on_stack = count <= STACKED_SLOTS_MAX / 2 &&
                           (size_t)lua_gettop(L) + 2 * count + 8 <= STACKED_SLOTS_MAX;
     if (values_on_stack)
-        luaL_checkstack(L, (int)(2 * count) + 4, "document object");
+        vmu_policy_check_stack(L, (int)(2 * count) + 4, "document object");
     size_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -322,7 +322,7 @@ void vmu_policy_encode_document(lua_State *L, int idx, unsigned indent, size_t m
                                 const char *too_long, vmu_buf *out)
 {
     idx = lua_absindex(L, idx);
-    luaL_checkstack(L, 8, "document");
+    vmu_policy_check_stack(L, 8, "document");
     lua_newtable(L);
     encoder e = {L, out, indent, max_len < out->len ? out->len : max_len, too_long, lua_gettop(L), 0};
     encode_value(&e, idx, 0);

@@ -365,7 +365,7 @@ static void push_capture(matcher *m, int i, const char *s, const char *e)
 static int push_captures(matcher *m, const char *s, const char *e)
 {
     int n = (m->level == 0 && s) ? 1 : m->level;
-    luaL_checkstack(m->L, n, "too many captures");
+    vmu_policy_check_stack(m->L, n, "too many captures");
     for (int i = 0; i < n; i++)
         push_capture(m, i, s, e);
     return n;

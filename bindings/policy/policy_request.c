@@ -382,7 +382,7 @@ static void integerize(lua_State *L, int t, int depth)
 {
     if (depth > 1000)
         luaL_error(L, "request: nested too deeply");
-    luaL_checkstack(L, 4, "request nesting");
+    vmu_policy_check_stack(L, 4, "request nesting");
     lua_pushnil(L);
     while (lua_next(L, t)) {
         if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
@@ -408,7 +408,7 @@ void vmu_request_prepare(lua_State *L, int idx)
                    is_null(L, request) ? "null" : luaL_typename(L, request));
     if (lua_rawlen(L, request) > 0)
         luaL_error(L, "request: must be a JSON object, got an array");
-    luaL_checkstack(L, 20, "request");
+    vmu_policy_check_stack(L, 20, "request");
     integerize(L, request, 0);
     check_annotations(L, request);
     fill_host(L, request);

@@ -149,7 +149,7 @@ static void readonly_copy(lua_State *L, int depth)
 {
     if (depth > MAX_LIBRARY_DEPTH)
         luaL_error(L, "library tables nested too deep");
-    luaL_checkstack(L, 8, "library tables nested too deep");
+    vmu_policy_check_stack(L, 8, "library tables nested too deep");
     lua_newtable(L);
     lua_pushnil(L);
     while (lua_next(L, -3)) {
@@ -369,7 +369,7 @@ static int sandbox_log(lua_State *L)
             /* The key stays referenced on the stack (below the iteration)
              * until the call ends: a __tostring below may remove it from
              * the table, and then the collector could free it. */
-            luaL_checkstack(L, 4, "too many fields");
+            vmu_policy_check_stack(L, 4, "too many fields");
             lua_pushvalue(L, -2);
             lua_insert(L, 3);
             f->key = lua_tolstring(L, 3, &f->key_len);
@@ -457,8 +457,12 @@ void vmu_sandbox_init(lua_State *L)
         if (strcmp(standard[i].name, "string") == 0) {
             vmu_bounded_string(L, -1);
             vmu_bounded_patterns(L, -1);
+            vmu_memory_retry_string(L, -1);
         } else if (strcmp(standard[i].name, "table") == 0) {
             vmu_bounded_table(L, -1);
+            vmu_memory_retry_table(L, -1);
+        } else if (strcmp(standard[i].name, "utf8") == 0) {
+            vmu_memory_retry_utf8(L, -1);
         }
         add_library(L, libraries, standard[i].name);
     }

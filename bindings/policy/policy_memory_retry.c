@@ -1,0 +1,72 @@
+/* Library functions that build their result in a luaL_Buffer, run so that
+ * reaching the memory cap does not depend on the collector's pace.
+ *
+ * Lua's own allocations collect all garbage and try once more before they
+ * raise "not enough memory"; lauxlib's luaL_Buffer calls the allocator
+ * directly and raises at once. Under the cap, string.format('%s', big)
+ * would then fail or not depending on how much garbage the incremental
+ * collector has left at that moment, which earlier calls decide. The
+ * functions below are pure (their only effect is their result): they run
+ * protected, and a "not enough memory" collects the garbage and runs them
+ * once more, unprotected, as Lua's allocator does. */
+#include <string.h>
+
+#include "policy_internal.h"
+
+static int is_memory_error(lua_State *L, int status)
+{
+    if (status == LUA_ERRMEM)
+        return 1;
+    size_t len;
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    return msg && len == strlen(VMU_POLICY_ERR_MEMORY) && memcmp(msg, VMU_POLICY_ERR_MEMORY, len) == 0;
+}
+
+/* The closure's upvalue 1 is the function; upvalue 2 is true when a
+ * function or table replacement (gsub's third argument) would run policy
+ * code, which must not run twice. */
+static int collect_and_retry(lua_State *L)
+{
+    int n = lua_gettop(L);
+    vmu_policy_check_stack(L, n + 1, "too many arguments");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    for (int i = 1; i <= n; i++)
+        lua_pushvalue(L, i);
+    int status = lua_pcall(L, n, LUA_MULTRET, 0);
+    if (status == LUA_OK)
+        return lua_gettop(L) - n;
+    int replacement_runs_code = lua_toboolean(L, lua_upvalueindex(2)) &&
+                                (lua_type(L, 3) == LUA_TFUNCTION || lua_type(L, 3) == LUA_TTABLE);
+    if (!is_memory_error(L, status) || replacement_runs_code)
+        return lua_error(L);
+    lua_settop(L, n);
+    lua_gc(L, LUA_GCCOLLECT);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void wrap(lua_State *L, int lib, const char *name, int calls_back)
+{
+    if (lua_getfield(L, lib, name) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushboolean(L, calls_back);
+    lua_pushcclosure(L, collect_and_retry, 2);
+    lua_setfield(L, lib, name);
+}
+
+void vmu_memory_retry_string(lua_State *L, int lib)
+{
+    static const char *const pure[] = {"format", "rep", "upper", "lower", "reverse", "char", "pack"};
+    lib = lua_absindex(L, lib);
+    for (size_t i = 0; i < sizeof pure / sizeof pure[0]; i++)
+        wrap(L, lib, pure[i], 0);
+    wrap(L, lib, "gsub", 1);
+}
+
+void vmu_memory_retry_table(lua_State *L, int lib) { wrap(L, lua_absindex(L, lib), "concat", 0); }
+
+void vmu_memory_retry_utf8(lua_State *L, int lib) { wrap(L, lua_absindex(L, lib), "char", 0); }
