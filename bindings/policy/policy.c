@@ -32,14 +32,15 @@ static const char key_runtime = 'r';
 
 /* Which limit ended the call: the message every later error of the call
  * is replaced by, since a policy may catch the first with pcall. */
-typedef enum limit_reached { LIMIT_NONE, LIMIT_BUDGET, LIMIT_TIME } limit_reached;
+typedef enum limit_reached { LIMIT_NONE, LIMIT_BUDGET, LIMIT_TIME, LIMIT_MEMORY } limit_reached;
 
 struct vmu_policy {
     lua_State *L;
     size_t memory_in_use;
     size_t memory_limit;
     bool refused; /* the latest allocation (not a free) was refused */
-    bool metered; /* in a call: allocations check the deadline */
+    bool refusal_pending; /* refused, and nothing has grown since */
+    bool metered; /* in a call: allocations check the limits */
     size_t allocated_unchecked; /* bytes allocated since the last check */
     uint64_t instruction_budget;
     uint64_t instructions_left;
@@ -74,11 +75,10 @@ void vmu_policy_config_init(vmu_policy_config *config)
 
 static int past_deadline(const vmu_policy *rt);
 
-/* Within a call that has a time limit, once the deadline has passed (or
- * another limit was reached) every allocation is refused: the work that needs
- * memory stops at once, and the error it raises reads as the limit
- * (take_error), even where a policy catches it with pcall. The hook ends the
- * rest at its next count. */
+/* Within a call, once the deadline has passed or another limit was reached,
+ * every allocation is refused: the work that needs memory stops at once, and
+ * the error it raises reads as the limit (take_error), even where a policy
+ * catches it with pcall. The hook ends the rest at its next count. */
 static bool allocation_in_time(vmu_policy *rt, size_t growth)
 {
     rt->allocated_unchecked += growth;
@@ -90,8 +90,30 @@ static bool allocation_in_time(vmu_policy *rt, size_t growth)
     return rt->limit == LIMIT_NONE;
 }
 
+/* Lua answers a refused allocation by collecting all garbage and asking
+ * again (the functions of policy_memory_retry.c do the same); nothing grows
+ * in between. A second refusal in a row means the memory is not there: in a
+ * call, that ends it like the other limits, since what a policy could still
+ * do after catching the error would depend on the few bytes of room left,
+ * which the state's history decides. */
+static void refuse_past_cap(vmu_policy *rt)
+{
+    if (rt->metered && rt->refusal_pending && rt->limit == LIMIT_NONE)
+        rt->limit = LIMIT_MEMORY;
+    rt->refusal_pending = true;
+}
+
 /* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
  * retry, then raise "not enough memory", and the state stays consistent. */
+static const char *limit_message(limit_reached limit)
+{
+    switch (limit) {
+    case LIMIT_BUDGET: return VMU_POLICY_ERR_INSTRUCTION_BUDGET;
+    case LIMIT_TIME: return VMU_POLICY_ERR_TIME_LIMIT;
+    default: return VMU_POLICY_ERR_MEMORY;
+    }
+}
+
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     vmu_policy *rt = ud;
@@ -102,14 +124,20 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     rt->refused = true;
-    if (nsize > old && nsize - old > rt->memory_limit - rt->memory_in_use)
+    if (nsize > old && nsize - old > rt->memory_limit - rt->memory_in_use) {
+        refuse_past_cap(rt);
         return NULL;
+    }
     if (rt->metered && !allocation_in_time(rt, nsize > old ? nsize - old : 0))
         return NULL;
     void *grown = realloc(ptr, nsize);
-    if (!grown)
+    if (!grown) {
+        refuse_past_cap(rt);
         return NULL;
+    }
     rt->refused = false;
+    if (nsize > old)
+        rt->refusal_pending = false;
     rt->memory_in_use = rt->memory_in_use - old + nsize;
     return grown;
 }
@@ -148,8 +176,7 @@ static void take_error(vmu_policy *rt, int status)
     if (rt->limit != LIMIT_NONE) {
         /* A policy may catch the limit's error with pcall and fail
          * differently later; the limit is still the cause. */
-        msg = rt->limit == LIMIT_BUDGET ? VMU_POLICY_ERR_INSTRUCTION_BUDGET
-                                        : VMU_POLICY_ERR_TIME_LIMIT;
+        msg = limit_message(rt->limit);
         len = strlen(msg);
     }
     set_error(rt, msg, len);
@@ -187,8 +214,7 @@ static int reach_limit(lua_State *L, vmu_policy *rt, limit_reached which)
         rt->hook_count = 1;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
-    lua_pushstring(L, rt->limit == LIMIT_BUDGET ? VMU_POLICY_ERR_INSTRUCTION_BUDGET
-                                                : VMU_POLICY_ERR_TIME_LIMIT);
+    lua_pushstring(L, limit_message(rt->limit));
     return lua_error(L);
 }
 
@@ -286,7 +312,8 @@ static void call_start(vmu_policy *rt)
 {
     rt->limit = LIMIT_NONE;
     rt->allocated_unchecked = 0;
-    rt->metered = rt->time_limit_ns != UINT64_MAX;
+    rt->refusal_pending = false;
+    rt->metered = true;
     vmu_sandbox_begin_call(rt->L);
     rt->deadline_ns = rt->time_limit_ns == UINT64_MAX ? UINT64_MAX : cpu_now_ns() + rt->time_limit_ns;
     if (rt->instruction_budget == UINT64_MAX && rt->time_limit_ns == UINT64_MAX) {
