@@ -202,9 +202,7 @@ static void test_memory_exhaustion_reads_the_same_whatever_the_room(void **state
      * returns the nest. The message must be the cap's however many bytes
      * of room were left, which depends on the bytes the state held before
      * (a runtime that ran other policies holds a few more or less), so the
-     * cap is moved a few bytes at a time over 1 KiB. (Before running out of
-     * memory ended the call, the encoder ran on and its first refused
-     * allocation, a table or a larger Lua stack, named the error.) */
+     * cap is moved a few bytes at a time over 1 KiB. */
     static const char nest[] =
         "return function() local t = {} "
         "pcall(function() for i = 1, 2^53 do t = { { { t, t, k = t }, 64 }, 0 } end end) "
