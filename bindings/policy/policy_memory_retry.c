@@ -4,8 +4,8 @@
  * Lua's own allocations collect all garbage and try once more before they
  * raise "not enough memory"; lauxlib's luaL_Buffer calls the allocator
  * directly and raises at once. Under the cap, string.format('%s', big)
- * would then fail or not depending on how much garbage the incremental
- * collector has left at that moment, which earlier calls decide. The
+ * would then fail or not depending on how much garbage the collector has
+ * left at that moment, which earlier calls decide. The
  * functions below are pure (their only effect is their result): they run
  * protected, and a "not enough memory" collects the garbage and runs them
  * once more, unprotected, as Lua's allocator does. */
@@ -22,9 +22,9 @@ static int is_memory_error(lua_State *L, int status)
     return msg && len == strlen(VMU_POLICY_ERR_MEMORY) && memcmp(msg, VMU_POLICY_ERR_MEMORY, len) == 0;
 }
 
-/* The closure's upvalue 1 is the function; upvalue 2 is true when a
- * function or table replacement (gsub's third argument) would run policy
- * code, which must not run twice. */
+/* The closure's upvalue 1 is the function; upvalue 2 is true for gsub,
+ * whose replacement (the third argument) may be a function or a table of
+ * the policy's: then the call does not run twice. */
 static int collect_and_retry(lua_State *L)
 {
     int n = lua_gettop(L);
