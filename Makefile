@@ -148,7 +148,7 @@ DEB_PACKAGES := build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson lua-bu
   libyajl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libcmocka-dev \
   valgrind golang-go golang-github-sirupsen-logrus-dev python3 util-linux libedit-dev tmux \
   groff-base man-db git time gcc-mingw-w64-x86-64 binutils clang libclang-rt-14-dev \
-  libhwloc-dev hwloc libdouble-conversion-dev
+  libhwloc-dev hwloc libdouble-conversion-dev tzdata
 deps:
 	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>/dev/null | \
 	  awk '$$1 == "ii" { printf "%s ", $$2 }')"; \

@@ -117,11 +117,13 @@ done
 # vm.time in text names the host's zone when the offset is the host's (a
 # time in Local): the time cases under other zones, summer time included.
 for zone in Europe/Paris America/New_York; do
-  if [ -e "/usr/share/zoneinfo/$zone" ]; then
-    for file in tests/gcs_cases/time_variants.jsonl tests/gcs_cases/time_null.jsonl; do
+  for file in tests/gcs_cases/time_variants.jsonl tests/gcs_cases/time_null.jsonl; do
+    if [ -e "/usr/share/zoneinfo/$zone" ]; then
       TZ=$zone compare "case $(basename "$file" .jsonl) in TZ=$zone" "$file" text
-    done
-  fi
+    else
+      n=$((n + 1)); echo "ok $n - # SKIP case $(basename "$file" .jsonl) in TZ=$zone: no /usr/share/zoneinfo/$zone (make deps installs tzdata)"
+    fi
+  done
 done
 
 # The same stream through a pipe written in small pieces (the decoder sees
