@@ -150,3 +150,13 @@ void vmu_lua_register_class(lua_State *L, const char *name, lua_CFunction close,
     }
     lua_pop(L, 1);
 }
+
+int vmu_lua_is_memory_error(lua_State *L, int status)
+{
+    static const char msg[] = "not enough memory";
+    if (status == LUA_ERRMEM)
+        return 1;
+    size_t len;
+    const char *err = status != LUA_OK && lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    return err && len == sizeof msg - 1 && memcmp(err, msg, len) == 0;
+}

@@ -2,6 +2,7 @@
 #ifndef VMUTILS_LUA_AUX_H
 #define VMUTILS_LUA_AUX_H
 
+#include <lauxlib.h>
 #include <lua.h>
 #include <stdint.h>
 
@@ -50,5 +51,10 @@ void vmu_lua_check_known_keys(lua_State *L, int idx, int arg, const char *const 
 
 /* Pushes nil and the message: the `nil, err` failure convention. */
 int vmu_lua_fail(lua_State *L, const char *msg);
+
+/* Whether a failed protected call (its status, the error on the stack top)
+ * ran out of memory: LUA_ERRMEM, or the error "not enough memory" that
+ * lauxlib's buffers and the binding's own builders raise as a plain error. */
+int vmu_lua_is_memory_error(lua_State *L, int status);
 
 #endif

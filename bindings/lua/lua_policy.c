@@ -74,12 +74,6 @@ static int encode_in_room(lua_State *L, vmu_buf *out)
     return lua_pcall(L, 2, 0, 0);
 }
 
-static int is_memory_failure(lua_State *L, int status)
-{
-    const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
-    return status == LUA_ERRMEM || (why && strcmp(why, VMU_POLICY_ERR_MEMORY) == 0);
-}
-
 /* json_encode(value) -> text | nil, "not enough memory". In a capped state
  * the text (and its copy as a Lua string) must fit in the room left, which
  * garbage takes until it is collected: short of room, it collects and tries
@@ -90,14 +84,14 @@ static int l_json_encode(lua_State *L)
     lua_settop(L, 1);
     vmu_buf *out = vmu_lua_push_buf_box(L);
     int status = encode_in_room(L, out);
-    if (is_memory_failure(L, status) && vmu_lua_headroom(L) != SIZE_MAX) {
+    if (vmu_lua_is_memory_error(L, status) && vmu_lua_headroom(L) != SIZE_MAX) {
         lua_pop(L, 1);
         vmu_buf_free(out);
         lua_gc(L, LUA_GCCOLLECT);
         status = encode_in_room(L, out);
     }
     const char *why = status == LUA_OK ? NULL : lua_tostring(L, -1);
-    if (is_memory_failure(L, status)) {
+    if (vmu_lua_is_memory_error(L, status)) {
         vmu_buf_free(out);
         return vmu_lua_fail(L, VMU_POLICY_ERR_MEMORY);
     }

@@ -38,8 +38,7 @@ struct vmu_policy {
     lua_State *L;
     size_t memory_in_use;
     size_t memory_limit;
-    bool refused; /* the latest allocation (not a free) was refused */
-    bool refusal_pending; /* refused, and nothing has grown since */
+    bool refusal_pending; /* an allocation was refused, and nothing has grown since */
     bool metered; /* in a call: allocations check the limits */
     size_t allocated_unchecked; /* bytes allocated since the last check */
     uint64_t instruction_budget;
@@ -103,8 +102,6 @@ static void refuse_past_cap(vmu_policy *rt)
     rt->refusal_pending = true;
 }
 
-/* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
- * retry, then raise "not enough memory", and the state stays consistent. */
 static const char *limit_message(limit_reached limit)
 {
     switch (limit) {
@@ -114,6 +111,8 @@ static const char *limit_message(limit_reached limit)
     }
 }
 
+/* lua_Alloc with a cap: refusing an allocation makes Lua collect garbage and
+ * retry, then raise "not enough memory", and the state stays consistent. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     vmu_policy *rt = ud;
@@ -123,7 +122,6 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         rt->memory_in_use -= old;
         return NULL;
     }
-    rt->refused = true;
     if (nsize > old && nsize - old > rt->memory_limit - rt->memory_in_use) {
         refuse_past_cap(rt);
         return NULL;
@@ -135,7 +133,6 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         refuse_past_cap(rt);
         return NULL;
     }
-    rt->refused = false;
     if (nsize > old)
         rt->refusal_pending = false;
     rt->memory_in_use = rt->memory_in_use - old + nsize;
@@ -279,7 +276,7 @@ void vmu_policy_check_stack(lua_State *L, int n, const char *what)
      * allocator's: the stack may have no slot left for a registry lookup. */
     void *ud = NULL;
     vmu_policy *rt = lua_getallocf(L, &ud) == capped_alloc ? ud : NULL;
-    if (rt && rt->refused)
+    if (rt && rt->refusal_pending)
         luaL_error(L, VMU_POLICY_ERR_MEMORY);
     luaL_error(L, "stack overflow (%s)", what);
 }

@@ -83,14 +83,14 @@ void vmu_bounded_table(lua_State *L, int lib);
  * (policy_patterns.c), set into the library copy at `lib`. */
 void vmu_bounded_patterns(lua_State *L, int lib);
 
-/* string.format, rep, upper, lower, reverse, char, pack and gsub,
- * table.concat and utf8.char (policy_memory_retry.c): their luaL_Buffer
- * bypasses the collector, so a "not enough memory" collects the garbage and
- * runs them once more. Set over the library copy at `lib`, after the
- * bounded replacements. */
-void vmu_memory_retry_string(lua_State *L, int lib);
-void vmu_memory_retry_table(lua_State *L, int lib);
-void vmu_memory_retry_utf8(lua_State *L, int lib);
+/* Functions whose result is built where no collection runs first
+ * (policy_memory_retry.c): a "not enough memory" collects the garbage and
+ * runs them once more. vmu_memory_retry wraps the pure functions named in
+ * `pure` (NULL-terminated) in the library at `lib`; vmu_memory_retry_gsub
+ * wraps gsub, which does not run twice when its replacement is the
+ * policy's function or table. Set after the bounded replacements. */
+void vmu_memory_retry(lua_State *L, int lib, const char *const *pure);
+void vmu_memory_retry_gsub(lua_State *L, int lib);
 
 /* The policy's io table, open, lines and type (policy_files.c),
  * pushed; and closing every file policies left open. */

@@ -1,26 +1,18 @@
-/* Library functions that build their result in a luaL_Buffer, run so that
- * reaching the memory cap does not depend on the collector's pace.
+/* Library functions that build their result outside Lua's own allocations,
+ * run so that reaching the memory cap does not depend on the collector's
+ * pace.
  *
  * Lua's own allocations collect all garbage and try once more before they
  * raise "not enough memory"; lauxlib's luaL_Buffer calls the allocator
- * directly and raises at once. Under the cap, string.format('%s', big)
- * would then fail or not depending on how much garbage the collector has
- * left at that moment, which earlier calls decide. The
- * functions below are pure (their only effect is their result): they run
- * protected, and a "not enough memory" collects the garbage and runs them
- * once more, unprotected, as Lua's allocator does. */
-#include <string.h>
-
+ * directly and raises at once, and json.encode sizes its text by the room
+ * left, which garbage takes until it is collected. Under the cap,
+ * string.format('%s', big) would then fail or not depending on how much
+ * garbage the collector has left at that moment, which earlier calls
+ * decide. The functions wrapped here are pure (their only effect is their
+ * result): they run protected, and a "not enough memory" collects the
+ * garbage and runs them once more, unprotected, as Lua's allocator does. */
 #include "policy_internal.h"
-
-static int is_memory_error(lua_State *L, int status)
-{
-    if (status == LUA_ERRMEM)
-        return 1;
-    size_t len;
-    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    return msg && len == strlen(VMU_POLICY_ERR_MEMORY) && memcmp(msg, VMU_POLICY_ERR_MEMORY, len) == 0;
-}
+#include "lua_vmutils.h"
 
 /* The closure's upvalue 1 is the function; upvalue 2 is true for gsub,
  * whose replacement (the third argument) may be a function or a table of
@@ -37,7 +29,7 @@ static int collect_and_retry(lua_State *L)
         return lua_gettop(L) - n;
     int replacement_runs_code = lua_toboolean(L, lua_upvalueindex(2)) &&
                                 (lua_type(L, 3) == LUA_TFUNCTION || lua_type(L, 3) == LUA_TTABLE);
-    if (!is_memory_error(L, status) || replacement_runs_code)
+    if (!vmu_lua_is_memory_error(L, status) || replacement_runs_code)
         return lua_error(L);
     lua_settop(L, n);
     lua_gc(L, LUA_GCCOLLECT);
@@ -58,15 +50,11 @@ static void wrap(lua_State *L, int lib, const char *name, int calls_back)
     lua_setfield(L, lib, name);
 }
 
-void vmu_memory_retry_string(lua_State *L, int lib)
+void vmu_memory_retry(lua_State *L, int lib, const char *const *pure)
 {
-    static const char *const pure[] = {"format", "rep", "upper", "lower", "reverse", "char", "pack"};
     lib = lua_absindex(L, lib);
-    for (size_t i = 0; i < sizeof pure / sizeof pure[0]; i++)
-        wrap(L, lib, pure[i], 0);
-    wrap(L, lib, "gsub", 1);
+    for (; *pure; pure++)
+        wrap(L, lib, *pure, 0);
 }
 
-void vmu_memory_retry_table(lua_State *L, int lib) { wrap(L, lua_absindex(L, lib), "concat", 0); }
-
-void vmu_memory_retry_utf8(lua_State *L, int lib) { wrap(L, lua_absindex(L, lib), "char", 0); }
+void vmu_memory_retry_gsub(lua_State *L, int lib) { wrap(L, lua_absindex(L, lib), "gsub", 1); }

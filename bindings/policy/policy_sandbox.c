@@ -219,7 +219,8 @@ static int encode_into_scratch(lua_State *L)
 }
 
 /* json.encode(value [, indent]): the runtime's encoder (sorted keys, Go's
- * escaping), its text held outside the state. */
+ * escaping), its text held outside the state; wrapped by
+ * vmu_memory_retry, since the room it is bounded by counts garbage. */
 static int sandbox_json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -227,17 +228,7 @@ static int sandbox_json_encode(lua_State *L)
     luaL_argcheck(L, indent >= 0 && indent <= 16, 2, "indent must be 0 to 16");
     lua_settop(L, 1);
     lua_pushinteger(L, indent);
-    lua_pushcfunction(L, encode_into_scratch);
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        /* Garbage counts against the room until it is collected: collect
-         * it and try once more, as Lua's allocator does before it fails,
-         * so that the outcome does not depend on what earlier work left. */
-        lua_pop(L, 1);
-        lua_gc(L, LUA_GCCOLLECT);
-        encode_into_scratch(L);
-    }
+    encode_into_scratch(L);
     vmu_buf *text = vmu_policy_scratch_text(L);
     lua_pushlstring(L, text->data ? text->data : "", text->len);
     vmu_buf_free(text);
@@ -251,6 +242,8 @@ static void push_json_table(lua_State *L)
     lua_setfield(L, -2, "encode");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    static const char *const encode[] = {"encode", NULL};
+    vmu_memory_retry(L, -1, encode);
 }
 
 /* print goes to stderr: stdout carries the document. */
@@ -455,14 +448,19 @@ void vmu_sandbox_init(lua_State *L)
         copy_fields(L, -1, standard[i].allowed, standard[i].denied);
         lua_remove(L, -2);
         if (strcmp(standard[i].name, "string") == 0) {
+            static const char *const buffered[] = {"format", "rep",  "upper", "lower",
+                                                   "reverse", "char", "pack",  NULL};
             vmu_bounded_string(L, -1);
             vmu_bounded_patterns(L, -1);
-            vmu_memory_retry_string(L, -1);
+            vmu_memory_retry(L, -1, buffered);
+            vmu_memory_retry_gsub(L, -1);
         } else if (strcmp(standard[i].name, "table") == 0) {
+            static const char *const buffered[] = {"concat", NULL};
             vmu_bounded_table(L, -1);
-            vmu_memory_retry_table(L, -1);
+            vmu_memory_retry(L, -1, buffered);
         } else if (strcmp(standard[i].name, "utf8") == 0) {
-            vmu_memory_retry_utf8(L, -1);
+            static const char *const buffered[] = {"char", NULL};
+            vmu_memory_retry(L, -1, buffered);
         }
         add_library(L, libraries, standard[i].name);
     }
