@@ -90,8 +90,9 @@ static bool allocation_in_time(vmu_policy *rt, size_t growth)
 }
 
 /* Lua answers a refused allocation by collecting all garbage and asking
- * again (the functions of policy_memory_retry.c do the same); nothing grows
- * in between. A second refusal in a row means the memory is not there: in a
+ * again; nothing grows in between. (The functions of policy_memory_retry.c,
+ * whose retry runs code that grows, say so through vmu_policy_out_of_memory
+ * instead.) A second refusal in a row means the memory is not there: in a
  * call, that ends it like the other limits, since what a policy could still
  * do after catching the error would depend on the few bytes of room left,
  * which the state's history decides. */
@@ -279,6 +280,14 @@ void vmu_policy_check_stack(lua_State *L, int n, const char *what)
     if (rt && rt->refusal_pending)
         luaL_error(L, VMU_POLICY_ERR_MEMORY);
     luaL_error(L, "stack overflow (%s)", what);
+}
+
+void vmu_policy_out_of_memory(lua_State *L)
+{
+    vmu_policy *rt = runtime_of(L);
+    if (rt && rt->metered)
+        reach_limit(L, rt, LIMIT_MEMORY);
+    luaL_error(L, VMU_POLICY_ERR_MEMORY);
 }
 
 size_t vmu_policy_max_open_files(lua_State *L)

@@ -63,6 +63,10 @@ void vmu_policy_check_deadline(lua_State *L);
  * VMU_POLICY_ERR_MEMORY, as any other allocation past the cap, and only a
  * stack past Lua's limit is "stack overflow (what)". */
 void vmu_policy_check_stack(lua_State *L, int n, const char *what);
+/* Memory ran out even after a full collection: in a call, the memory limit
+ * is reached and the call ends (VMU_POLICY_ERR_MEMORY); outside one, that
+ * error is raised. */
+void vmu_policy_out_of_memory(lua_State *L);
 size_t vmu_policy_max_open_files(lua_State *L);
 size_t vmu_policy_memory_room(lua_State *L);
 vmu_buf *vmu_policy_scratch(lua_State *L);

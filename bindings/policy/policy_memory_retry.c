@@ -10,7 +10,8 @@
  * garbage the collector has left at that moment, which earlier calls
  * decide. The functions wrapped here are pure (their only effect is their
  * result): they run protected, and a "not enough memory" collects the
- * garbage and runs them once more, unprotected, as Lua's allocator does. */
+ * garbage and runs them once more, as Lua's allocator does; short of
+ * memory again, the call has reached the cap (vmu_policy_out_of_memory). */
 #include "policy_internal.h"
 #include "lua_vmutils.h"
 
@@ -35,8 +36,13 @@ static int collect_and_retry(lua_State *L)
     lua_gc(L, LUA_GCCOLLECT);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
+    status = lua_pcall(L, n, LUA_MULTRET, 0);
+    if (status == LUA_OK)
+        return lua_gettop(L);
+    /* Short of memory even after a full collection: the cap is reached. */
+    if (vmu_lua_is_memory_error(L, status))
+        vmu_policy_out_of_memory(L);
+    return lua_error(L);
 }
 
 static void wrap(lua_State *L, int lib, const char *name, int calls_back)
