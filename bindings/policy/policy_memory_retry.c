@@ -34,6 +34,9 @@ static int collect_and_retry(lua_State *L)
         return lua_error(L);
     lua_settop(L, n);
     lua_gc(L, LUA_GCCOLLECT);
+    /* A full collection is work the hook does not see: a loop at the cap
+     * would run one per call. */
+    vmu_policy_check_deadline(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     status = lua_pcall(L, n, LUA_MULTRET, 0);
